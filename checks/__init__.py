@@ -1,0 +1,1 @@
+"""convcheck.checks"""

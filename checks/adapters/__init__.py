@@ -1,0 +1,1 @@
+"""Adapters: implementations seen through the reference signatures (torch, the reference itself)."""

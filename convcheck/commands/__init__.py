@@ -1,0 +1,1 @@
+"""Subcommands of the convcheck command line (argument parsing and printing only)."""
