@@ -212,7 +212,9 @@ def pool_output_size(n, kernel, stride=None, padding=0, dilation=1, ceil_mode=Fa
     ``pooling_output_shape``; [DV16] relationship 7 (no padding, floor mode).
 
     PyTorch also requires ``p ≤ k/2`` (integer division) and the output to be at least 1; both raise
-    ``ValueError`` here. Padding must be symmetric (one int per dimension), as in PyTorch.
+    ``ValueError`` here. Padding must be symmetric (one int per dimension), as in PyTorch. In ceil
+    mode a single window may overhang an input smaller than the kernel (``n=1, k=3`` gives 1), as in
+    PyTorch. (PyTorch's ``AvgPool3d`` alone further insists that the unpadded input holds the kernel.)
     """
     if stride is None:
         stride = kernel
