@@ -13,7 +13,6 @@ from . import __version__
 #   run(args: argparse.Namespace) -> int
 COMMANDS = {
     "demo": "demo",
-    "table": "table",
     "summary": "summary",
     "verify": "verify",
     "grade": "grade",

@@ -1,0 +1,293 @@
+"""Grade one submission: static import scan, load in the sandbox, the spec's checks per function, points.
+
+The submission runs only in the sandbox's worker process; this process holds the spec, the
+reference, the generated inputs and the expected values. Every check runs under Hypothesis with the
+spec's seed and no example database, so a regrade gives the same report (see scoring.py for what is
+excluded from the deterministic part).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import time
+from pathlib import Path
+
+from . import conventions, feedback, grader_checks
+from .scoring import FunctionTotal, GradeReport, TestResult
+from .spec import Assignment, CheckItem, FunctionSpec, load_spec
+
+
+class GraderError(RuntimeError):
+    """A problem of the grader or the spec (never of the submission)."""
+
+
+# --- static import scan ---------------------------------------------------------------------------
+
+def _referenced_names(node: ast.AST) -> set[str]:
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            names.add(sub.id)
+    return names
+
+
+def forbidden_uses(source, assignment: Assignment) -> tuple[dict[str, str], list[str]]:
+    """Functions the static scan finds using a forbidden module: ``{function: reason}``, plus messages.
+
+    A function is affected when the forbidden import is inside it, when it uses a name bound by a
+    module-level forbidden import, or when it calls (or, for a cs231n backward, takes its cache from)
+    an affected function. An import no graded function uses is reported but costs nothing.
+    """
+    from .policy import scan_imports
+
+    forbidden = assignment.forbidden_imports
+    if not forbidden:
+        return {}, []
+    functions: dict[str, ast.AST] = {}
+    poisoned_names: dict[str, str] = {}   # module-level name -> "torch (line 3)"
+    direct: dict[str, str] = {}
+    messages: list[str] = []
+    for cell in source.cells:
+        if cell.error:
+            continue
+        uses = scan_imports(cell.source, forbidden, cell.filename)
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        tops = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        for n in tops:
+            functions[n.name] = n
+        for use in uses:
+            where = f"{use.module} ({cell.filename}, line {use.lineno})"
+            messages.append(f"uses the forbidden module {where}; this assignment forbids "
+                            f"{', '.join(forbidden)}")
+            owner = next((n for n in tops if n.lineno <= use.lineno <= (n.end_lineno or n.lineno)), None)
+            if owner is not None:
+                direct.setdefault(owner.name, where)
+                continue
+            for stmt in tree.body:
+                if not (stmt.lineno <= use.lineno <= (stmt.end_lineno or stmt.lineno)):
+                    continue
+                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    for alias in stmt.names:
+                        poisoned_names[(alias.asname or alias.name).split(".")[0]] = where
+                else:
+                    for target in ast.walk(stmt):
+                        if isinstance(target, ast.Name) and isinstance(target.ctx, ast.Store):
+                            poisoned_names[target.id] = where
+    affected = dict(direct)
+    for name, node in functions.items():
+        hit = _referenced_names(node) & set(poisoned_names)
+        if hit and name not in affected:
+            affected[name] = poisoned_names[sorted(hit)[0]]
+    changed = True
+    while changed:  # functions calling affected functions are affected too
+        changed = False
+        for name, node in functions.items():
+            if name in affected:
+                continue
+            hit = _referenced_names(node) & set(affected)
+            if hit:
+                callee = sorted(hit)[0]
+                affected[name] = f"{affected[callee]} through {callee}"
+                changed = True
+    graded = {f.name for f in assignment.functions}
+    result = {name: f"uses the forbidden module {why}" for name, why in affected.items() if name in graded}
+    for f in assignment.functions:
+        if f.forward and f.forward in result and f.name not in result:
+            result[f.name] = f"needs the cache of {f.forward}, which {result[f.forward]}"
+    return result, list(dict.fromkeys(messages))
+
+
+# --- one function --------------------------------------------------------------------------------
+
+def _run_verify(assignment: Assignment, fspec: FunctionSpec, impl: dict, names: list[str],
+                max_examples: int, seed: int) -> dict:
+    if not names:
+        return {}
+    from convcheck.checks import verify
+
+    report = verify(impl, checks=names, max_examples=max_examples, seed=seed,
+                    capabilities=assignment.capabilities, database=None)
+    return {r.name: r for r in report.results}
+
+
+def _failure_text(assignment, fspec, item: CheckItem, message: str, counterexample, impl, hint=None) -> str:
+    lines = [f"Failed: {item.title}.", message.strip()]
+    case = None
+    received = expected = None
+    if counterexample:
+        try:
+            case = feedback.case_from_dict(counterexample)
+        except Exception:
+            case = None
+    if case is not None:
+        lines.append("Smallest failing case (shrunk by Hypothesis):")
+        lines.append(feedback.render_call(assignment, fspec, case))
+        if not item.is_grader_check:
+            received, expected = _expected_received(assignment, fspec, item, case, impl)
+            name = feedback.output_name(item.check, fspec.op)
+            if expected is not None:
+                lines.append(f"Expected {name}:\n    " + feedback.format_array(expected).replace("\n", "\n    "))
+            if isinstance(received, BaseException):
+                lines.append(f"Received: {grader_checks.describe_error(received)}")
+                received = None
+            elif received is not None:
+                lines.append(f"Received {name}:\n    " + feedback.format_array(received).replace("\n", "\n    "))
+    found = feedback.hints(fspec, item.check, case, message, received, expected)
+    for h in ([hint] if hint else []) + found + ([item.hint] if item.hint else []):
+        if h:
+            lines.append(f"Hint: {h}")
+    return "\n".join(dict.fromkeys(line for line in lines if line))
+
+
+def _expected_received(assignment, fspec, item, case, impl):
+    """The reference's value and the submission's value of the checked output on the shrunk case."""
+    import numpy as np
+
+    from convcheck.checks.adapters import reference as ref
+
+    name = feedback.output_name(item.check, fspec.op)
+    try:
+        expected = feedback.pick(ref.OPS[fspec.op](*case.inputs, **case.options), fspec.op, name)
+    except Exception:
+        expected = None
+    try:
+        received = feedback.pick(impl[fspec.op](*case.inputs, **case.options), fspec.op, name)
+    except Exception as exc:
+        received = exc
+    if not isinstance(expected, np.ndarray) and assignment.convention != "reference":
+        expected = None
+    return received, expected
+
+
+def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, seed, number) -> list[TestResult]:
+    verify_names = [c.check for c in fspec.checks if not c.is_grader_check]
+    graded_before = breaker.graded.get(fspec.name, 0)
+    results = _run_verify(assignment, fspec, impl, verify_names, max_examples, seed)
+    vacuous = breaker.graded.get(fspec.name, 0) == graded_before and breaker.discarded.get(fspec.name, 0) > 0
+    tests = []
+    grader_budget = max(5, max_examples // 3)
+    for i, item in enumerate(fspec.checks, 1):
+        t0 = time.perf_counter()
+        hint = None
+        if item.is_grader_check:
+            run = getattr(grader_checks, item.check.split(".", 1)[1])
+            r = run(assignment, fspec, runner, breaker, max_examples=grader_budget, seed=seed)
+            status, message, counterexample, examples = r.status, r.message, r.counterexample, r.examples
+        else:
+            r = results.get(item.check)
+            if r is None:
+                status, message, counterexample, examples = "failed", f"grader error: check {item.check!r} did not run", None, 0
+            else:
+                status, message, counterexample, examples = r.status, r.message, r.counterexample, r.examples
+                hint = getattr(r, "hint", None)
+                if status == "passed" and vacuous:
+                    needs = f"{fspec.forward} raised on every example, so" if fspec.forward else "on every example"
+                    status, message = "failed", (f"could not be checked: {needs} no example reached "
+                                                 f"{fspec.name} (see the other tests)")
+        passed = status == "passed"
+        output = "" if passed else _failure_text(assignment, fspec, item, message, counterexample, impl, hint)
+        seconds = time.perf_counter() - t0 + (getattr(r, "seconds", 0.0) if not item.is_grader_check and r else 0.0)
+        tests.append(TestResult(
+            name=f"{fspec.name}: {item.title}", function=fspec.name, check=item.check, number=f"{number}.{i}",
+            score=item.points if passed else 0.0, max_score=item.points,
+            status="passed" if passed else "failed", output=output, counterexample=counterexample,
+            examples=examples, seconds=seconds,
+        ))
+    return tests
+
+
+def _zero(fspec: FunctionSpec, number: int, reason: str) -> list[TestResult]:
+    return [TestResult(name=f"{fspec.name}: {item.title}", function=fspec.name, check=item.check,
+                       number=f"{number}.{i}", score=0.0, max_score=item.points, status="failed", output=reason)
+            for i, item in enumerate(fspec.checks, 1)]
+
+
+# --- a submission --------------------------------------------------------------------------------
+
+def _open_sandbox(path, assignment: Assignment):
+    from .sandbox import Sandbox
+
+    return Sandbox(path if not isinstance(path, Path) else str(path), forbidden_imports=assignment.forbidden_imports, call_timeout=assignment.call_timeout,
+                   memory_mb=assignment.memory_mb, cpu_seconds=int(assignment.cpu_seconds or 600),
+                   prefer=(assignment.name,))
+
+
+def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int | None = None,
+          max_examples: int | None = None, name: str | None = None) -> GradeReport:
+    """Grade the submission at ``submission_path`` (.py, .ipynb, folder or .zip) against ``assignment``.
+
+    ``seed`` and ``max_examples`` override the spec's budget (tests use a small one). ``name`` is how
+    the report calls the submission (default: the file or folder name, never an absolute path).
+    """
+    from .loader import SubmissionFormatError
+
+    spec = assignment if isinstance(assignment, Assignment) else load_spec(assignment)
+    seed = spec.seed if seed is None else int(seed)
+    max_examples = spec.max_examples if max_examples is None else int(max_examples)
+    from .loader import SubmissionSource
+
+    if isinstance(submission_path, SubmissionSource):
+        path, label = submission_path, name or submission_path.name
+    else:
+        path = Path(submission_path)
+        label = name or path.name
+    start = time.perf_counter()
+    try:
+        sandbox = _open_sandbox(path, spec)
+    except SubmissionFormatError as exc:
+        reason = f"The submission could not be read: {exc}"
+        tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
+        return _report(spec, label, seed, max_examples, tests, {}, [reason], start)
+    messages: list[str] = []
+    notes: dict[str, str] = {}
+    tests: list[TestResult] = []
+    try:
+        excluded, _scan_messages = forbidden_uses(sandbox.source, spec)
+        loaded = sandbox.load
+        messages += [str(e) for e in loaded.errors] + [str(n) for n in loaded.notes]
+        defined = set(loaded.defined)
+        breaker = conventions.Breaker()
+        impl = conventions.adapt(spec, sandbox, breaker)
+        for number, fspec in enumerate(spec.functions, 1):
+            if fspec.name in excluded:
+                notes[fspec.name] = excluded[fspec.name]
+                tests += _zero(fspec, number, f"0 points: {fspec.name} {excluded[fspec.name]}.")
+                continue
+            if loaded.fatal:
+                notes[fspec.name] = "submission not loaded"
+                tests += _zero(fspec, number, "The submission could not be loaded: " + "; ".join(loaded.errors))
+                continue
+            if fspec.name not in defined:
+                notes[fspec.name] = "not defined"
+                tests += _zero(fspec, number, f"The submission does not define {fspec.name}.")
+                continue
+            if fspec.forward and fspec.forward not in defined:
+                notes[fspec.name] = f"needs {fspec.forward}"
+                tests += _zero(fspec, number, f"{fspec.name} takes the cache of {fspec.forward}, which the "
+                                              "submission does not define.")
+                continue
+            tests += grade_function(spec, fspec, impl, sandbox, breaker, max_examples=max_examples, seed=seed,
+                                    number=number)
+        for fname, exc in sorted(breaker.tripped.items()):
+            messages.append(f"{fname} was stopped after {grader_checks.describe_error(exc)}; its later calls "
+                            "were not made and count as failed")
+    finally:
+        sandbox.close()
+    return _report(spec, label, seed, max_examples, tests, notes, messages, start)
+
+
+def _report(spec, label, seed, max_examples, tests, notes, messages, start) -> GradeReport:
+    totals = []
+    for f in spec.functions:
+        mine = [t for t in tests if t.function == f.name]
+        totals.append(FunctionTotal(f.name, sum(t.score for t in mine), f.max_score,
+                                    defined=notes.get(f.name) != "not defined", note=notes.get(f.name, "")))
+    report = GradeReport(assignment=spec.name, submission=label, seed=seed, max_examples=max_examples,
+                         tests=tests, functions=totals, messages=list(dict.fromkeys(messages)))
+    report.execution_time = time.perf_counter() - start
+    assert math.isclose(report.max_score, spec.max_score), "every check of the spec is in the report"
+    return report

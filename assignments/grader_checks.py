@@ -1,0 +1,180 @@
+"""The grader's own checks of the calling convention: fresh caches and untouched inputs.
+
+They test what ``convcheck.checks`` cannot see through a reference signature, because the adapter
+always pairs a backward with a fresh forward: whether a backward really uses the cache it is given
+(``grader.fresh_cache``: forward(x1), forward(x2), backward(dout1, cache1) must be the gradient at
+x1), and whether a function leaves its inputs alone (``grader.no_input_mutation``). Both run under
+Hypothesis with the assignment's seed, on the checks' own case strategies, and report the shrunk case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import HealthCheck, given, reject, seed as hyp_seed, settings
+
+from convcheck.checks.tolerances import tolerance
+
+from . import conventions
+from .conventions import OptionNotExpressible as OptionNotExpressibleError
+from .spec import Assignment, FunctionSpec
+
+
+@dataclass
+class GraderCheckResult:
+    status: str                       # "passed" | "failed"
+    message: str = ""
+    counterexample: dict | None = None
+    examples: int = 0
+
+
+class _Failed(Exception):
+    pass
+
+
+def describe_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def compare(name: str, got, expected, call: str) -> str | None:
+    """None when ``got`` equals ``expected`` within tolerance, else a message in the checks' style."""
+    if expected is None:
+        return None
+    got_arr = np.asarray(got) if got is not None else None
+    if got_arr is None or got_arr.dtype == object:
+        return f"{name} is {type(got).__name__}, but should be an array of shape {tuple(np.shape(expected))} [{call}]"
+    expected = np.asarray(expected)
+    if got_arr.shape != expected.shape:
+        return f"{name}.shape={got_arr.shape}, but should be {expected.shape} [{call}]"
+    tol = tolerance("float64", max(1, expected.size))
+    bad = ~np.isclose(got_arr, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=False)
+    if not bad.any():
+        return None
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    g, e = float(got_arr[idx]), float(expected[idx])
+    return f"{name} differs at {list(idx)}: got {g!r}, expected {e!r} [{call}]"
+
+
+def _strategy(op: str, assignment: Assignment):
+    from convcheck.checks.strategies import cases
+
+    return cases(op, assignment.capabilities)
+
+
+def run_property(strategy, prop, *, max_examples: int, seed: int) -> GraderCheckResult:
+    """Run ``prop(case) -> message | None`` under Hypothesis; the shrunk failure is reported."""
+    failures: list = []
+    count = [0]
+
+    @hyp_seed(seed)
+    @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False)
+    @given(strategy)
+    def test(case):
+        count[0] += 1
+        try:
+            message = prop(case)
+        except OptionNotExpressibleError:
+            reject()
+        if message:
+            failures.append((case, message))
+            raise _Failed(message)
+
+    try:
+        test()
+    except _Failed:
+        pass
+    except Exception as exc:  # Hypothesis itself (Flaky, health checks) — a failure of the check, not a crash
+        if not failures:
+            return GraderCheckResult("failed", f"the check could not run: {describe_error(exc)}", None, count[0])
+    if not failures:
+        return GraderCheckResult("passed", "", None, count[0])
+    case, message = failures[-1]  # Hypothesis replays the minimal failing example last
+    return GraderCheckResult("failed", message, case.to_dict(), count[0])
+
+
+def _other_input(x: np.ndarray) -> np.ndarray:
+    """An input of x's shape with other values (negated, reversed): still distinct, tie-free and off 0."""
+    return (-x.reshape(-1)[::-1]).reshape(x.shape).copy()
+
+
+def fresh_cache(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int, seed: int):
+    """backward(dout, cache1) must give the same gradients whether or not forward(x2) ran in between.
+
+    The check compares the submission with itself (not with the reference), so it isolates the stale
+    cache from any other mistake: a backward that is wrong but uses its cache passes it. Examples on
+    which the submission raises prove nothing either way; if every example raises, the check fails.
+    """
+    fwd = assignment.function(fspec.forward)
+    usable = [0]
+
+    def prop(case):
+        dout, *fwd_args = case.inputs
+        x2_args = [_other_input(fwd_args[0])] + list(fwd_args[1:])
+        call = case.call_signature()
+        try:
+            _, cache = conventions.cs231n_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), case.options, True)
+            fresh = conventions.backward_with_cache(runner, breaker, fspec, dout, cache)
+        except Exception:
+            return None
+        try:
+            _, cache1 = conventions.cs231n_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), case.options, True)
+            _, _cache2 = conventions.cs231n_forward(runner, breaker, fwd, fwd.op, tuple(x2_args), case.options, True)
+            stale = conventions.backward_with_cache(runner, breaker, fspec, dout, cache1)
+        except Exception as exc:
+            return (f"{describe_error(exc)} [{call}: forward(x1), forward(x2), backward(dout, cache1)] — the same "
+                    "backward worked when it ran right after forward(x1)")
+        usable[0] += 1
+        fresh = fresh if isinstance(fresh, tuple) else (fresh,)
+        stale = stale if isinstance(stale, tuple) else (stale,)
+        names = [f"d{name}" for name in _forward_inputs(fspec.op)]
+        for name, s_, f_ in zip(names, stale, fresh):
+            msg = compare(name, s_, f_, f"{call}: forward(x1), forward(x2), backward(dout, cache1)")
+            if msg:
+                return (msg.replace("expected", "but right after forward(x1) it was", 1)
+                        + " — another forward call changed what this cache's backward computes: the backward "
+                        "reads state left by the LAST forward (a global or an attribute) instead of its cache")
+        return None
+
+    result = run_property(_strategy(fspec.op, assignment), prop, max_examples=max_examples, seed=seed)
+    return _needs_usable(result, usable[0], fspec.name)
+
+
+def _needs_usable(result: GraderCheckResult, usable: int, name: str) -> GraderCheckResult:
+    if result.status == "passed" and usable == 0:
+        return GraderCheckResult("failed", f"could not be checked: {name} raised an error on every example "
+                                           "(see its other tests)", None, result.examples)
+    return result
+
+
+def _forward_inputs(op: str) -> tuple[str, ...]:
+    from convcheck.checks.ops import OPS
+
+    spec = OPS[op]
+    return spec.inputs[1:] if spec.is_backward else spec.inputs
+
+
+def no_input_mutation(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int, seed: int):
+    """The worker snapshots every array argument; after a call that returns, none may have changed."""
+    usable = [0]
+
+    def prop(case):
+        call = case.call_signature()
+        inputs, options = conventions.bind(fspec.op, case.inputs, case.options)
+        params = conventions.param_dict(fspec, options, fspec.op)
+        args = list(inputs) + ([params] if params is not None else [])
+        try:
+            mutated = conventions.mutated_arguments(runner, breaker, fspec.name, args)
+        except Exception:
+            return None  # a call that raises is another test's failure
+        usable[0] += 1
+        if mutated:
+            return (f"{fspec.name} modified its input {', '.join(mutated)} in place [{call}] — the caller's "
+                    "arrays must be left as they were")
+        return None
+
+    result = run_property(_strategy(fspec.op, assignment), prop, max_examples=max_examples, seed=seed)
+    return _needs_usable(result, usable[0], fspec.name)

@@ -1,0 +1,176 @@
+"""The import policy of an assignment: a static scan of the source, and the import hook the worker installs.
+
+A forbidden module is matched with its submodules: forbidding ``scipy.signal`` forbids
+``scipy.signal.windows`` but not ``scipy``; forbidding ``torch`` forbids ``torch.nn``.
+
+At run time a forbidden import does not fail where it is written. It binds a *poisoned* module whose
+every use raises ``ForbiddenImportError`` naming the module, so only the functions that use it fail
+(and score 0), while the rest of the submission still loads and is graded. The hook is an
+academic-integrity rule, not a security boundary: code in the worker can remove it, so the worker
+also reports forbidden modules that appear in ``sys.modules`` anyway (see ``bypassed``).
+
+This module is loaded by the worker by file path; it imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from typing import NamedTuple
+
+
+class ImportUse(NamedTuple):
+    """A forbidden module found by the static scan, and the line that uses it."""
+
+    module: str
+    lineno: int
+
+
+def forbidden_match(module: str, forbidden) -> str | None:
+    """The entry of ``forbidden`` that ``module`` falls under (itself or a parent package), else None."""
+    for f in forbidden:
+        if module == f or module.startswith(f + "."):
+            return f
+    return None
+
+
+def scan_imports(source: str, forbidden, filename: str = "<submission>") -> list[ImportUse]:
+    """Every use of a forbidden module in ``source``, in line order, found without running it.
+
+    Catches ``import m``, ``from m import x`` (and ``from pkg import m``), ``__import__('m')``,
+    ``importlib.import_module('m')`` with a literal name, and attribute chains reaching a forbidden
+    submodule through an allowed import (``import scipy`` … ``scipy.signal.convolve2d``).
+    A source that does not parse gives ``[]`` — the loader reports the syntax error itself.
+    """
+    forbidden = tuple(forbidden)
+    if not forbidden:
+        return []
+    try:
+        tree = ast.parse(source, filename)
+    except (SyntaxError, ValueError):
+        return []
+    found: dict[tuple[str, int], None] = {}
+    aliases: dict[str, str] = {}  # local name -> module it names, for attribute chains
+
+    def report(module, node):
+        if forbidden_match(module, forbidden):
+            found[(module, node.lineno)] = None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                report(a.name, node)
+                if a.asname:
+                    aliases[a.asname] = a.name
+                else:
+                    top = a.name.split(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            report(node.module, node)
+            for a in node.names:
+                if a.name != "*":
+                    if not forbidden_match(node.module, forbidden):  # else already reported once
+                        report(f"{node.module}.{a.name}", node)
+                    aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            if name in ("__import__", "import_module"):
+                report(node.args[0].value, node)
+    # Second pass, once every alias is known: scipy.signal.x through `import scipy`.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            parts = []
+            n = node
+            while isinstance(n, ast.Attribute):
+                parts.append(n.attr)
+                n = n.value
+            if isinstance(n, ast.Name) and n.id in aliases:
+                dotted = ".".join([aliases[n.id], *reversed(parts)])
+                match = forbidden_match(dotted, forbidden)
+                if match and not forbidden_match(aliases[n.id], forbidden):
+                    report(match, node)
+    # Dict keys keep the first line per (module, line); sorted by line for the report.
+    return sorted((ImportUse(m, line) for m, line in found), key=lambda u: (u.lineno, u.module))
+
+
+class ForbiddenImportError(ImportError):
+    """Raised when submission code uses a module the assignment forbids."""
+
+    def __init__(self, module: str):
+        super().__init__(f"import of {module!r} is forbidden in this assignment", name=module)
+        self.module = module
+
+
+def _raise(self, *args, **kwargs):
+    raise ForbiddenImportError(object.__getattribute__(self, "_forbidden_name"))
+
+
+class Forbidden:
+    """Stands for a name taken from a forbidden module: every use of it raises ``ForbiddenImportError``."""
+
+    def __init__(self, name: str):
+        object.__setattr__(self, "_forbidden_name", name)
+
+    def __repr__(self):
+        return f"<forbidden {object.__getattribute__(self, '_forbidden_name')}>"
+
+    __getattr__ = __call__ = __getitem__ = __setattr__ = __iter__ = __bool__ = __len__ = _raise
+    __mro_entries__ = __enter__ = __exit__ = __array__ = __index__ = __int__ = __float__ = _raise
+
+
+for _op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor",
+            "lshift", "rshift", "lt", "le", "gt", "ge"):
+    setattr(Forbidden, f"__{_op}__", _raise)
+    if _op not in ("lt", "le", "gt", "ge"):
+        setattr(Forbidden, f"__r{_op}__", _raise)
+
+
+class ForbiddenModule(types.ModuleType):
+    """The module bound by a forbidden import: its attributes are ``Forbidden`` stand-ins."""
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return Forbidden(self.__name__)
+
+
+class ForbiddenImportFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``sys.meta_path`` hook: forbidden modules resolve to a ``ForbiddenModule`` instead of the real one."""
+
+    def __init__(self, forbidden):
+        self.forbidden = tuple(forbidden)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if forbidden_match(fullname, self.forbidden):
+            # A package (empty __path__), so `import torch.nn` also reaches this hook instead of failing.
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        return ForbiddenModule(spec.name)
+
+    def exec_module(self, module):
+        module.__path__ = []
+
+
+def install(forbidden) -> ForbiddenImportFinder | None:
+    """Put the hook first on ``sys.meta_path`` and drop already-imported forbidden modules."""
+    forbidden = tuple(forbidden)
+    if not forbidden:
+        return None
+    for name in [m for m in sys.modules if forbidden_match(m, forbidden)]:
+        del sys.modules[name]
+    finder = ForbiddenImportFinder(forbidden)
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
+def bypassed(forbidden) -> list[str]:
+    """Forbidden modules present in ``sys.modules`` as real modules (the hook was removed or dodged)."""
+    return sorted(name for name, m in list(sys.modules.items())
+                  if forbidden_match(name, forbidden) and m is not None and not isinstance(m, ForbiddenModule))

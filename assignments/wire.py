@@ -1,0 +1,175 @@
+"""The message format between the grader and its untrusted worker: JSON for structure, raw bytes for arrays.
+
+The worker runs student code, so everything it sends back is hostile input. Pickle is never used in
+either direction: unpickling executes whatever the pickle names, and a student can write any bytes to
+the worker's pipe. This format can only ever produce the values listed below, and every array is
+rebuilt by ``np.frombuffer`` from a whitelisted numeric dtype — decoding runs no code of the sender's.
+
+Values that travel: ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``list``, ``tuple``,
+``dict`` (keys of these types), NumPy arrays and scalars of bool/int/uint/float/complex dtypes, and
+``HandleRef`` (an id naming an object kept in the worker). Anything else raises ``WireError``.
+
+This module is loaded by the worker by file path (the worker never imports ``convcheck``), so it
+imports only numpy and the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+
+#: Frame header: magic, then the body length. A frame is header + body.
+HEADER = struct.Struct(">4sQ")
+MAGIC = b"CCW1"
+
+#: dtypes an array may have on the wire (native little-endian numeric types; no objects, no structs).
+DTYPES = frozenset(
+    np.dtype(t).str
+    for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+              "float16", "float32", "float64", "complex64", "complex128")
+)
+
+#: Nesting depth a value may have; deeper is refused rather than risking a RecursionError mid-decode.
+MAX_DEPTH = 64
+
+
+class WireError(ValueError):
+    """A value that cannot be sent, or bytes that are not a valid message."""
+
+
+class HandleRef:
+    """An object kept on the worker's side, named by ``id``; ``type_name`` says what it is."""
+
+    __slots__ = ("id", "type_name")
+
+    def __init__(self, id: int, type_name: str = "object"):
+        self.id = id
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"HandleRef({self.id}, {self.type_name!r})"
+
+
+def encode(message, *, handle_type=HandleRef) -> bytes:
+    """Frame ``message`` (any value of the types above) as header + body.
+
+    ``handle_type``: the class whose instances are sent as handles (they need ``.id`` and ``.type_name``).
+    """
+    buffers: list[bytes] = []
+    offset = [0]
+
+    def add_buffer(data: bytes) -> list:
+        start = offset[0]
+        buffers.append(data)
+        offset[0] += len(data)
+        return [start, len(data)]
+
+    def walk(value, depth):
+        if depth > MAX_DEPTH:
+            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+        # Exact type checks: a subclass of int or str could carry behaviour (a custom __eq__, __repr__).
+        t = type(value)
+        if value is None or t is bool or t is str:
+            return value
+        if t is int:
+            return {"i": str(value)}  # as a string, so JSON never rounds or refuses a big int
+        if t is float:
+            return {"f": value.hex()}  # exact, and NaN/inf survive
+        if t is complex:
+            return {"c": [value.real.hex(), value.imag.hex()]}
+        if t is list:
+            return [walk(v, depth + 1) for v in value]
+        if t is tuple:
+            return {"t": [walk(v, depth + 1) for v in value]}
+        if t is dict:
+            return {"d": [[walk(k, depth + 1), walk(v, depth + 1)] for k, v in value.items()]}
+        if isinstance(value, (np.ndarray, np.generic)):
+            array = np.asarray(value)  # an ndarray subclass travels as a plain ndarray
+            if array.dtype.str not in DTYPES:
+                raise WireError(f"arrays of dtype {array.dtype} cannot be sent (only numeric dtypes)")
+            data = np.ascontiguousarray(array).tobytes()
+            tag = "a" if isinstance(value, np.ndarray) else "s"
+            return {tag: [array.dtype.str, list(array.shape), *add_buffer(data)]}
+        if isinstance(value, handle_type):
+            return {"h": [int(value.id), str(value.type_name)]}
+        raise WireError(f"a value of type {t.__module__}.{t.__qualname__} cannot be sent")
+
+    structure = json.dumps(walk(message, 0), separators=(",", ":"), allow_nan=False).encode()
+    body = struct.pack(">Q", len(structure)) + structure + b"".join(buffers)
+    return HEADER.pack(MAGIC, len(body)) + body
+
+
+def decode(body: bytes, *, make_handle=HandleRef):
+    """Rebuild the value framed in ``body`` (the bytes after the header). Raises ``WireError`` on bad input.
+
+    ``make_handle(id, type_name)`` turns a handle on the wire into the receiver's handle object.
+    """
+    if len(body) < 8:
+        raise WireError("message shorter than its header")
+    (n,) = struct.unpack_from(">Q", body)
+    if n > len(body) - 8:
+        raise WireError("message structure longer than the message")
+    data = memoryview(body)[8 + n:]
+    try:
+        structure = json.loads(bytes(body[8:8 + n]))
+    except (ValueError, RecursionError) as e:
+        raise WireError(f"malformed message structure: {e}") from None
+
+    def buffer(start, length):
+        if not (type(start) is int and type(length) is int and 0 <= start and 0 <= length
+                and start + length <= len(data)):
+            raise WireError("array data out of bounds")
+        return data[start:start + length]
+
+    def array(spec):
+        if not (isinstance(spec, list) and len(spec) == 4):
+            raise WireError("malformed array")
+        dtype, shape, start, length = spec
+        if dtype not in DTYPES:
+            raise WireError(f"dtype {dtype!r} not allowed on the wire")
+        if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape) and len(shape) <= 32):
+            raise WireError("malformed array shape")
+        dt = np.dtype(dtype)
+        if int(np.prod(shape, dtype=np.int64)) * dt.itemsize != length:
+            raise WireError(f"array of shape {tuple(shape)} and dtype {dt} does not match its {length} bytes")
+        return np.frombuffer(buffer(start, length), dtype=dt).reshape(shape).copy()
+
+    def walk(node, depth):
+        if depth > MAX_DEPTH:
+            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+        if node is None or isinstance(node, (bool, str)):
+            return node
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node]
+        if not (isinstance(node, dict) and len(node) == 1):
+            raise WireError(f"unexpected element {type(node).__name__} in message")
+        (tag, payload), = node.items()
+        try:
+            if tag == "i":
+                return int(payload)
+            if tag == "f":
+                return float.fromhex(payload)
+            if tag == "c":
+                return complex(float.fromhex(payload[0]), float.fromhex(payload[1]))
+            if tag == "t":
+                return tuple(walk(v, depth + 1) for v in payload)
+            if tag == "d":
+                return {walk(k, depth + 1): walk(v, depth + 1) for k, v in payload}
+            if tag == "a":
+                return array(payload)
+            if tag == "s":
+                return array(payload)[()]
+            if tag == "h":
+                handle_id, type_name = payload
+                if type(handle_id) is not int or type(type_name) is not str:
+                    raise WireError("malformed handle")
+                return make_handle(handle_id, type_name)
+        except WireError:
+            raise
+        except (TypeError, ValueError, OverflowError, IndexError) as e:
+            raise WireError(f"malformed {tag!r} element: {e}") from None
+        raise WireError(f"unknown element tag {tag!r}")
+
+    return walk(structure, 0)

@@ -1,0 +1,146 @@
+"""The result of a verification: one :class:`CheckResult` per check, rendered as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+STATUSES = ("passed", "failed", "error", "not provided", "skipped")
+_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not provided": "MISSING", "skipped": "SKIP"}
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome. ``counterexample`` (a failure's shrunk case, from ``Case.to_dict()`` plus
+    ``input_names`` and ``call``) and ``hint`` are None when there is nothing to show."""
+
+    name: str
+    op: str
+    property: str
+    status: str
+    examples: int = 0
+    seconds: float = 0.0
+    message: str = ""
+    counterexample: dict | None = None
+    hint: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed", "error")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def counterexample_text(self, max_values: int = 200) -> str:
+        """The shrunk call and its arrays, ready to paste into a Python session."""
+        ce = self.counterexample
+        if not ce:
+            return ""
+        lines = [ce.get("call") or ce["op"]]
+        names = ce.get("input_names") or [f"arg{i}" for i in range(len(ce["inputs"]))]
+        for name, arg in zip(names, ce["inputs"]):
+            if "values" in arg:
+                values = np.array(arg["values"])
+                if values.size <= max_values:
+                    body = np.array2string(values, separator=", ", threshold=max_values, max_line_width=100,
+                                           prefix=f"{name} = np.array(")
+                    lines.append(f"{name} = np.array({body}, dtype={arg['dtype']!r})")
+                else:
+                    lines.append(f"{name} = <array of shape {tuple(arg['shape'])}, {values.size} values: see JSON>")
+            else:
+                lines.append(f"{name} = {arg['value']!r}")
+        if ce.get("notes"):
+            lines.append(f"# inputs: {ce['notes']}")
+        if ce.get("layout") == "NHWC":
+            lines.append("# arrays above are NCHW; your implementation received activations channels-last")
+        return "\n".join(lines)
+
+
+class VerificationError(AssertionError):
+    """Raised by :meth:`Report.raise_if_failed`; its text is the failures' part of the report."""
+
+
+@dataclass
+class Report:
+    """All results of one ``verify`` run and how it was run."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    impl: str = ""
+    device: str = "cpu"
+    dtype: str = "float64"
+    max_examples: int = 0
+    seed: int | None = 0
+    layout: str = "NCHW"
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def counts(self) -> dict:
+        counts = {s: 0 for s in STATUSES}
+        for r in self.results:
+            counts[r.status] += 1
+        return counts
+
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ok]
+
+    def __getitem__(self, name: str) -> CheckResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def raise_if_failed(self) -> "Report":
+        if not self.ok:
+            raise VerificationError(self.to_text(verbose=False))
+        return self
+
+    def summary(self) -> str:
+        c = self.counts()
+        return ", ".join(f"{n} {s}" for s, n in c.items() if n) or "no checks"
+
+    def to_text(self, verbose: bool = True) -> str:
+        head = (f"convcheck verify {self.impl} — device {self.device}, {self.dtype}, layout {self.layout}, "
+                f"≤{self.max_examples} examples per check, seed {self.seed}")
+        lines = [head]
+        if verbose:
+            width = max((len(r.name) for r in self.results), default=10)
+            missing_ops = []
+            for r in self.results:
+                if r.status == "not provided":
+                    missing_ops += [] if r.op in missing_ops else [r.op]
+                    continue
+                extra = f"{r.examples:5d} examples {r.seconds:6.2f} s" if r.status in ("passed", "failed") else ""
+                extra = extra or r.message
+                lines.append(f"  {_MARK[r.status]:<7} {r.name:<{width}}  {extra}".rstrip())
+            if missing_ops:
+                n = self.counts()["not provided"]
+                lines.append(f"  {_MARK['not provided']:<7} {n} checks of ops not provided: {', '.join(missing_ops)}")
+        for r in self.failures():
+            lines += ["", f"{_MARK[r.status]} {r.name}", f"  {r.message}"]
+            if r.hint:
+                lines.append(f"  hint: {r.hint}")
+            if r.counterexample:
+                lines.append(f"  shrunk counterexample (after {r.examples} examples):")
+                lines += ["    " + line for line in r.counterexample_text().splitlines()]
+        lines += ["", self.summary()]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"impl": self.impl, "device": self.device, "dtype": self.dtype, "layout": self.layout,
+                "max_examples": self.max_examples, "seed": self.seed, "ok": self.ok, "counts": self.counts(),
+                "results": [r.to_dict() for r in self.results]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

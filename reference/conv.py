@@ -1,0 +1,391 @@
+"""Convolution and transposed convolution, forward and backward, for any number of spatial dims.
+
+Layout and names (as in the course notes 000 and PyTorch):
+  x     input, ``(N, C, *spatial)``: N examples, C channels, then 1, 2 or 3 spatial dims (H, W, ...)
+  w     conv filters, ``(F, C/groups, *kernel)``: F filters; a transposed conv's ``w`` is
+        ``(C, F/groups, *kernel)``, the weight of the conv it transposes
+  b     biases, ``(F,)``, or None
+  out   ``(N, F, *out)``; ``dout`` is ∂L/∂out, the same shape; ``dx, dw, db`` the gradients
+  stride s, padding p (zeros), dilation d, groups g: per-dim ints or an int for every dim.
+
+"Convolution" here is the cross-correlation of deep learning, ``⋆``:
+
+    out[n, f, o] = b[f] + Σ_c Σ_κ  w[f, c, κ] · x_pad[n, g(f)·C/g + c, o·s + κ·d]          (1)
+
+(course notes 000, "Forward pass": ``y_ij = Σ_k Σ_l w_kl x_{s·i+k, s·j+l} + b``, generalised to
+channels, groups and dilation as in [torch] ``Conv2d``). Its three gradients (course notes 000,
+"Summary of backprop eqns"):
+
+    db = Σ_{n, o} dY                 dW = X ⋆ dY                 dX = pad(dY) ⋆ rot180(W)
+
+The fast path computes (1) as im2col + one batched matrix product: the windows of ``x_pad`` are a
+strided view (``sliding_window_view``), copied once into columns ``(N, g, C/g·∏k, ∏out)`` and
+multiplied by ``w`` seen as ``(g, F/g, C/g·∏k)``. No Python loop runs over output positions; the
+only loops are over kernel offsets when columns are scattered back (col2im).
+
+``dX = pad(dY) ⋆ rot180(W)`` is the transposed convolution of ``dY`` with the same ``w``
+(Dumoulin & Visin [DV16], section 4: "the backward pass of a convolution is a transposed
+convolution"), so :func:`conv_backward` calls :func:`conv_transpose_forward` for ``dx``, and
+:func:`conv_transpose_backward` calls :func:`conv_forward` for its ``dx``.
+
+Sources: [course] notes 000; [DV16] V. Dumoulin, F. Visin, "A guide to convolution arithmetic for
+deep learning" (2016); [torch] the PyTorch docs of ``Conv*d`` / ``ConvTranspose*d``.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .shapes import (
+    _check_int, _is_seq, _pads, _per_dim, conv_output_size, conv_padding, conv_transpose_output_size,
+)
+
+__all__ = [
+    "conv_forward", "conv_backward", "conv_forward_naive", "conv_backward_naive",
+    "conv_transpose_forward", "conv_transpose_backward",
+]
+
+
+# --- arguments -----------------------------------------------------------------------------------
+
+def as_float_array(a, name: str) -> np.ndarray:
+    """``a`` as a floating ndarray (integers and bools become float64); never a copy of a float input."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        return a
+    if a.dtype.kind in "biu":
+        return a.astype(np.float64)
+    raise ValueError(f"{name} must be a real (float or integer) array, got dtype {a.dtype}")
+
+
+def check_batch(x: np.ndarray, name: str = "x", what: str = "(N, C, *spatial)") -> int:
+    """Number of spatial dims of an ``(N, C, *spatial)`` array; ValueError if rank or a size is wrong."""
+    if x.ndim < 3:
+        raise ValueError(f"{name} must have shape {what} with at least one spatial dim, got {name}.shape={x.shape}")
+    if 0 in x.shape:
+        raise ValueError(f"{name} has an empty dimension: {name}.shape={x.shape}")
+    return x.ndim - 2
+
+
+def per_dim(name: str, value, ndim: int, minimum: int) -> tuple[int, ...]:
+    """An int or a tuple of ``ndim`` ints, as a tuple of ``ndim`` ints."""
+    if _is_seq(value) and len(value) != ndim:
+        raise ValueError(f"{name} has {len(value)} entries for {ndim} spatial dims: {name}={tuple(value)!r}")
+    return _per_dim(name, value, ndim, minimum)
+
+
+def conv_pads(padding, ns, ks, ss, ds) -> tuple[tuple[int, int], ...]:
+    """``padding`` as one ``(before, after)`` pair per spatial dim.
+
+    Accepts an int, one int or pair per dim, a single ``(before, after)`` pair for a 1-D input, or a
+    mode of :func:`shapes.conv_padding` (``'valid'``, ``'same'``, ``'full'``), resolved for the
+    actual sizes ``ns``.
+    """
+    ndim = len(ns)
+    if ndim == 1 and _is_seq(padding) and len(padding) == 2 and not any(_is_seq(p) for p in padding):
+        return _pads(padding, 1, scalar=True)
+    pads = _pads(padding, ndim, scalar=False)
+    if isinstance(pads, str):
+        return conv_padding(tuple(ns), tuple(ks), tuple(ss), tuple(ds), pads)
+    return pads
+
+
+def _geometry(x, w, b, stride, padding, dilation, groups, *, transposed=False):
+    """Validate a (transposed) conv call; return (x, w, b, ss, pads, ds, g)."""
+    x, w = as_float_array(x, "x"), as_float_array(w, "w")
+    ndim = check_batch(x)
+    if w.ndim != x.ndim:
+        layout = "(C, F/groups, *kernel)" if transposed else "(F, C/groups, *kernel)"
+        raise ValueError(
+            f"w must have shape {layout} with as many dims as x: w.shape={w.shape}, x.shape={x.shape}")
+    if 0 in w.shape:
+        raise ValueError(f"w has an empty dimension: w.shape={w.shape}")
+    g = _check_int("groups", groups, 1)
+    c = x.shape[1]
+    if c % g:
+        raise ValueError(f"groups must divide the input channels: x.shape[1]={c}, groups={g}")
+    if transposed:
+        if w.shape[0] != c:
+            raise ValueError(f"w.shape[0]={w.shape[0]} must equal the input channels x.shape[1]={c}")
+        f = w.shape[1] * g
+    else:
+        f = w.shape[0]
+        if f % g:
+            raise ValueError(f"groups must divide the filters: w.shape[0]={f}, groups={g}")
+        if w.shape[1] * g != c:
+            raise ValueError(
+                f"channels mismatch: w.shape[1]={w.shape[1]} times groups={g} must equal x.shape[1]={c}")
+    if b is not None:
+        b = as_float_array(b, "b")
+        if b.shape != (f,):
+            raise ValueError(f"b must have shape ({f},) (one bias per output channel), got b.shape={b.shape}")
+    ks = w.shape[2:]
+    ss = per_dim("stride", stride, ndim, 1)
+    ds = per_dim("dilation", dilation, ndim, 1)
+    return x, w, b, ss, ds, g, ks
+
+
+def _pad(x: np.ndarray, pads, value=0.0) -> np.ndarray:
+    """Pad the spatial dims of ``(N, C, *spatial)`` by ``(before, after)`` pairs (a copy only if needed)."""
+    if not any(pb or pa for pb, pa in pads):
+        return x
+    xp = np.full(x.shape[:2] + tuple(n + pb + pa for n, (pb, pa) in zip(x.shape[2:], pads)), value, dtype=x.dtype)
+    xp[(slice(None), slice(None)) + tuple(slice(pb, pb + n) for n, (pb, _) in zip(x.shape[2:], pads))] = x
+    return xp
+
+
+# --- im2col / col2im -----------------------------------------------------------------------------
+
+def windows(xp: np.ndarray, ks, ss, ds, out) -> np.ndarray:
+    """The strided view ``win[n, c, o, κ] = xp[n, c, o·s + κ·d]``, shape ``(N, C, *out, *k)``, no copy."""
+    ndim = len(ks)
+    keff = tuple(d * (k - 1) + 1 for k, d in zip(ks, ds))
+    view = sliding_window_view(xp, keff, axis=tuple(range(2, 2 + ndim)))
+    return view[(slice(None), slice(None))
+                + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out, ss))
+                + tuple(slice(None, None, d) for d in ds)]
+
+
+def im2col(xp: np.ndarray, ks, ss, ds, out, groups: int) -> np.ndarray:
+    """Columns ``(N, g, C/g·∏k, ∏out)`` of the windows of ``xp``: one contiguous copy."""
+    n, c = xp.shape[:2]
+    ndim = len(ks)
+    win = windows(xp, ks, ss, ds, out)
+    # (N, C, *out, *k) -> (N, C, *k, *out): kernel offsets next to channels, output positions last
+    order = (0, 1, *range(2 + ndim, 2 + 2 * ndim), *range(2, 2 + ndim))
+    cols = np.ascontiguousarray(win.transpose(order))
+    return cols.reshape(n, groups, (c // groups) * prod(ks), prod(out))
+
+
+def col2im(cols: np.ndarray, padded, ks, ss, ds) -> np.ndarray:
+    """Adjoint of :func:`im2col`: add columns ``(N, C, *k, *out)`` back into a zero ``(N, C, *padded)``.
+
+    Every window position ``o`` receives ``cols[..., κ, o]`` at ``o·s + κ·d``; loops run over the
+    kernel offsets κ only.
+    """
+    n, c = cols.shape[:2]
+    ndim = len(ks)
+    out = cols.shape[2 + ndim:]
+    xp = np.zeros((n, c, *padded), dtype=cols.dtype)
+    for kappa in np.ndindex(*ks):
+        target = tuple(slice(kk * d, kk * d + (o - 1) * s + 1, s) for kk, d, o, s in zip(kappa, ds, out, ss))
+        xp[(slice(None), slice(None)) + target] += cols[(slice(None), slice(None)) + kappa]
+    return xp
+
+
+def _crop(xp: np.ndarray, pads, ns) -> np.ndarray:
+    return xp[(slice(None), slice(None)) + tuple(slice(pb, pb + n) for (pb, _), n in zip(pads, ns))]
+
+
+def _bias_shape(b: np.ndarray, ndim: int) -> np.ndarray:
+    return b.reshape((1, -1) + (1,) * ndim)
+
+
+def _weight_grad(x, dy, ks, ss, pads, ds, groups) -> np.ndarray:
+    """``dW = X ⋆ dY``: ``dw[f, c, κ] = Σ_{n, o} dy[n, f, o] · x_pad[n, c, o·s + κ·d]``, ``(F, C/g, *k)``.
+
+    [course] notes 000: ``dW_mn = Σ_ij dy_ij · x_{i+m−1, j+n−1}``, i.e. the input correlated with dY.
+    """
+    n, f = dy.shape[:2]
+    out = dy.shape[2:]
+    cols = im2col(_pad(x, pads), ks, ss, ds, out, groups)            # (N, g, C/g·∏k, ∏out)
+    dy_g = dy.reshape(n, groups, f // groups, prod(out))              # (N, g, F/g, ∏out)
+    dw = np.matmul(dy_g, cols.swapaxes(-1, -2)).sum(axis=0)           # (g, F/g, C/g·∏k)
+    return dw.reshape(f, x.shape[1] // groups, *ks)
+
+
+# --- convolution ---------------------------------------------------------------------------------
+
+def conv_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Convolution (cross-correlation) of ``x`` with the filters ``w``, equation (1).
+
+    Shape:
+        x: ``(N, C, *n)``, w: ``(F, C/g, *k)``, b: ``(F,)`` or None → out: ``(N, F, *out)`` with
+        ``out_i = ⌊(n_i + p_before + p_after − d_i·(k_i − 1) − 1) / s_i⌋ + 1``
+        ([course] ``(W − F + 2P)/S + 1`` with floor; [DV16] relationships 6 and 15; [torch] Conv2d).
+
+    ``padding``: int, per-dim ints, per-dim ``(before, after)`` pairs, or ``'valid'``/``'same'``/
+    ``'full'`` (see :func:`shapes.conv_padding`). The result has the dtype of ``x, w, b`` combined.
+    """
+    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, padding, dilation, groups)
+    ns = x.shape[2:]
+    pads = conv_pads(padding, ns, ks, ss, ds)
+    out = conv_output_size(tuple(ns), tuple(ks), ss, pads, ds)
+    n, f = x.shape[0], w.shape[0]
+    cols = im2col(_pad(x, pads), ks, ss, ds, out, g)                 # (N, g, C/g·∏k, ∏out)
+    w_g = w.reshape(g, f // g, -1)                                    # (g, F/g, C/g·∏k)
+    y = np.matmul(w_g, cols).reshape(n, f, *out)                      # one GEMM per (n, group)
+    if b is not None:
+        y += _bias_shape(b, len(ks))
+    return y
+
+
+def conv_backward(dout, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Gradients ``(dx, dw, db)`` of :func:`conv_forward` given ``dout = ∂L/∂out``.
+
+    [course] notes 000, "Summary of backprop eqns", generalised to batches, channels and groups:
+
+        db[f] = Σ_{n, o} dout[n, f, o]                                  (db = Σ dY)
+        dw    = X ⋆ dY:  dw[f, c, κ] = Σ_{n, o} dout[n, f, o] · x_pad[n, c, o·s + κ·d]
+        dx    = pad(dY) ⋆ rot180(W) = conv_transpose_forward(dout, w, stride, padding, dilation, groups)
+
+    The last line is the identity of [DV16] section 4: the transposed convolution with the same
+    weights is the adjoint of the convolution, ``⟨conv(x), y⟩ = ⟨x, conv_transpose(y)⟩``; at stride 1
+    it is exactly the course's full correlation of the zero-padded dY with the 180°-rotated W. The
+    ``output_padding`` passed to it restores the input rows that the floor in the output size
+    dropped (their gradient is 0).
+
+    Shape: dout ``(N, F, *out)`` → dx like x, dw like w, db ``(F,)`` (None when ``b`` is None).
+    """
+    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, padding, dilation, groups)
+    ns = x.shape[2:]
+    pads = conv_pads(padding, ns, ks, ss, ds)
+    out = conv_output_size(tuple(ns), tuple(ks), ss, pads, ds)
+    dout = as_float_array(dout, "dout")
+    expected = (x.shape[0], w.shape[0], *out)
+    if dout.shape != expected:
+        raise ValueError(f"dout.shape={dout.shape}, but should be {expected} (the shape of conv_forward's out)")
+    # the input rows after the last window: n + p_before + p_after − ((out − 1)·s + k_eff)
+    output_padding = tuple(n + pb + pa - ((o - 1) * s + d * (k - 1) + 1)
+                           for n, (pb, pa), o, s, d, k in zip(ns, pads, out, ss, ds, ks))
+    dx = conv_transpose_forward(dout, w, None, ss, pads, output_padding, ds, g)
+    dw = _weight_grad(x, dout, ks, ss, pads, ds, g)
+    db = None if b is None else dout.sum(axis=(0, *range(2, dout.ndim)))
+    return dx, dw, db
+
+
+# --- the readable loop versions (2-D, groups=1) ---------------------------------------------------
+
+def conv_forward_naive(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Equation (1) with explicit loops, for 2-D inputs and groups=1: the second, readable oracle.
+
+    ``out[n, f, i, j] = b[f] + Σ_{c, k, l} w[f, c, k, l] · x_pad[n, c, i·s + k·d, j·s + l·d]``
+    ([course] notes 000, "Forward pass"). Shape as :func:`conv_forward`.
+    """
+    x, w, b, (sh, sw), (dh, dw_), _, (kh, kw) = _naive_geometry(x, w, b, stride, dilation)
+    pads = conv_pads(padding, x.shape[2:], (kh, kw), (sh, sw), (dh, dw_))
+    oh, ow = conv_output_size(x.shape[2:], (kh, kw), (sh, sw), pads, (dh, dw_))
+    xp = _pad(x, pads)
+    n_, f_ = x.shape[0], w.shape[0]
+    out = np.zeros((n_, f_, oh, ow), dtype=np.result_type(x, w))
+    for n in range(n_):
+        for f in range(f_):
+            for i in range(oh):
+                for j in range(ow):
+                    patch = xp[n, :, i * sh: i * sh + dh * (kh - 1) + 1: dh, j * sw: j * sw + dw_ * (kw - 1) + 1: dw_]
+                    out[n, f, i, j] = np.sum(w[f] * patch) + (b[f] if b is not None else 0)
+    return out
+
+
+def conv_backward_naive(dout, x, w, b=None, stride=1, padding=0, dilation=1):
+    """Gradients of :func:`conv_forward_naive` by routing each ``dout[n, f, i, j]`` back to its window.
+
+    Output ``(i, j)`` read the window ``x_pad[n, :, i·s + k·d, j·s + l·d]`` with weights ``w[f]``,
+    so by the chain rule ([course] notes 000, ``∂y_ij/∂w_mn = x_{i+m−1, j+n−1}`` and
+    ``∂y_ij/∂x_mn = w_{m−i+1, n−j+1}``):
+
+        db[f] += dout[n, f, i, j]
+        dw[f] += dout[n, f, i, j] · window          (summed: dW = X ⋆ dY)
+        dx_pad[window] += dout[n, f, i, j] · w[f]   (summed: dX = pad(dY) ⋆ rot180(W))
+
+    and ``dx`` is ``dx_pad`` with the padding cut off.
+    """
+    x, w, b, (sh, sw), (dh, dw_), _, (kh, kw) = _naive_geometry(x, w, b, stride, dilation)
+    pads = conv_pads(padding, x.shape[2:], (kh, kw), (sh, sw), (dh, dw_))
+    oh, ow = conv_output_size(x.shape[2:], (kh, kw), (sh, sw), pads, (dh, dw_))
+    dout = as_float_array(dout, "dout")
+    if dout.shape != (x.shape[0], w.shape[0], oh, ow):
+        raise ValueError(f"dout.shape={dout.shape}, but should be {(x.shape[0], w.shape[0], oh, ow)}")
+    xp = _pad(x, pads)
+    dxp = np.zeros(xp.shape, dtype=np.result_type(dout, x, w))
+    dw = np.zeros(w.shape, dtype=dxp.dtype)
+    db = np.zeros(w.shape[0], dtype=dxp.dtype)
+    for n in range(x.shape[0]):
+        for f in range(w.shape[0]):
+            for i in range(oh):
+                for j in range(ow):
+                    window = (n, slice(None), slice(i * sh, i * sh + dh * (kh - 1) + 1, dh),
+                              slice(j * sw, j * sw + dw_ * (kw - 1) + 1, dw_))
+                    db[f] += dout[n, f, i, j]
+                    dw[f] += dout[n, f, i, j] * xp[window]
+                    dxp[window] += dout[n, f, i, j] * w[f]
+    return _crop(dxp, pads, x.shape[2:]), dw, (db if b is not None else None)
+
+
+def _naive_geometry(x, w, b, stride, dilation):
+    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, 0, dilation, 1)
+    if x.ndim != 4:
+        raise ValueError(f"the naive conv is 2-D: x must have shape (N, C, H, W), got x.shape={x.shape}")
+    return x, w, b, ss, ds, g, ks
+
+
+# --- transposed convolution ----------------------------------------------------------------------
+
+def conv_transpose_forward(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """Transposed convolution: the adjoint of :func:`conv_forward` with the same ``w``, plus a bias.
+
+    Each input value scatters a weighted copy of its filter into the output (col2im):
+
+        out_pad[n, g·F/g + f, i·s + κ·d] += Σ_c x[n, g·C/g + c, i] · w[g·C/g + c, f, κ]
+
+    then ``out = out_pad`` with ``padding`` cut from each side (+ b). Equivalently ([DV16]
+    relationships 8–14) a stride-1 conv of ``x`` dilated by ``s − 1`` zeros and padded by
+    ``k_eff − 1 − p`` with the kernel rotated by 180° and its channel axes swapped — the course's
+    ``dX = pad(dY) ⋆ rot180(W)``. This is why ``conv_backward``'s ``dx`` is this function.
+
+    Shape:
+        x: ``(N, C, *n)``, w: ``(C, F/g, *k)``, b: ``(F,)`` or None → out: ``(N, F, *out)`` with
+        ``out_i = (n_i − 1)·s_i − p_before − p_after + d_i·(k_i − 1) + output_padding_i + 1``
+        ([DV16] relationship 14; [torch] ConvTranspose2d). ``output_padding < max(s, d)`` as in torch.
+
+    ``padding``: int, per-dim ints or per-dim ``(before, after)`` pairs (no mode strings).
+    """
+    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, padding, dilation, groups, transposed=True)
+    ns = x.shape[2:]
+    if isinstance(padding, str):
+        raise ValueError(f"conv_transpose takes integer padding, not a mode string: padding={padding!r}")
+    pads = conv_pads(padding, ns, ks, ss, ds)
+    ops = per_dim("output_padding", output_padding, len(ns), 0)
+    out = conv_transpose_output_size(tuple(ns), tuple(ks), ss, pads, ops, ds)
+    n, c = x.shape[:2]
+    f = w.shape[1] * g
+    # cols[n, g, (f, κ), i] = Σ_c w[g, c, (f, κ)] · x[n, g, c, i]: one GEMM per (n, group)
+    w_g = w.reshape(g, c // g, -1).swapaxes(-1, -2)                  # (g, F/g·∏k, C/g)
+    cols = np.matmul(w_g, x.reshape(n, g, c // g, prod(ns)))         # (N, g, F/g·∏k, ∏n)
+    padded = tuple(o + pb + pa for o, (pb, pa) in zip(out, pads))
+    y = _crop(col2im(cols.reshape(n, f, *ks, *ns), padded, ks, ss, ds), pads, out)
+    if b is not None:
+        y = y + _bias_shape(b, len(ks))
+    return np.ascontiguousarray(y)
+
+
+def conv_transpose_backward(dout, x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """Gradients ``(dx, dw, db)`` of :func:`conv_transpose_forward`.
+
+        db = Σ_{n, o} dout                          (as for conv)
+        dx = conv_forward(dout, w, stride, padding, dilation, groups)   (the adjoint of the adjoint)
+        dw[c, f, κ] = Σ_{n, i} x[n, c, i] · dout_pad[n, f, i·s + κ·d]   (dW = dY ⋆ X, roles swapped)
+
+    ``dx`` is cut to x's size: with ``output_padding ≥ stride`` (allowed when dilation > stride) the
+    conv of ``dout`` yields extra trailing positions that correspond to no input.
+    """
+    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, padding, dilation, groups, transposed=True)
+    ns = x.shape[2:]
+    if isinstance(padding, str):
+        raise ValueError(f"conv_transpose takes integer padding, not a mode string: padding={padding!r}")
+    pads = conv_pads(padding, ns, ks, ss, ds)
+    ops = per_dim("output_padding", output_padding, len(ns), 0)
+    out = conv_transpose_output_size(tuple(ns), tuple(ks), ss, pads, ops, ds)
+    dout = as_float_array(dout, "dout")
+    expected = (x.shape[0], w.shape[1] * g, *out)
+    if dout.shape != expected:
+        raise ValueError(
+            f"dout.shape={dout.shape}, but should be {expected} (the shape of conv_transpose_forward's out)")
+    dx = conv_forward(dout, w, None, ss, pads, ds, g)
+    dx = np.ascontiguousarray(dx[(slice(None), slice(None)) + tuple(slice(0, n) for n in ns)])
+    dw = _weight_grad(dout, x, ks, ss, pads, ds, g)
+    db = None if b is None else dout.sum(axis=(0, *range(2, dout.ndim)))
+    return dx, dw, db
