@@ -251,15 +251,25 @@ _REJECT_OK: bool | None = None
 def _discard(state: "Breaker", fname: str, op: str, args, kwargs):
     """Discard the current example: it is outside what ``fname`` can be graded on.
 
-    With ``hypothesis.reject()`` when the checks let it through; otherwise by answering with the
-    reference's own result, which makes the example pass without testing anything (the same effect
-    on the grade). Either way it is counted, so that a function with no gradable example at all fails.
+    Inside a Hypothesis test the example is marked invalid, as ``hypothesis.reject()`` would; that
+    has to go through the test's ConjectureData (``StopTest`` is a BaseException), because the checks'
+    harness turns every Exception an implementation raises — UnsatisfiedAssumption included — into a
+    failure. Outside a test (re-running a shrunk case for the feedback) the reference's own result is
+    returned. Discards are counted, so that a function with no gradable example at all fails.
     """
     state.discarded[fname] = state.discarded.get(fname, 0) + 1
     if _rejects_pass_through():
         from hypothesis import reject
 
         reject()
+    try:
+        from hypothesis.control import current_build_context
+
+        data = current_build_context().data
+    except Exception:
+        data = None
+    if data is not None:
+        data.mark_invalid(f"{fname}: example outside what it can be graded on")
     from convcheck.checks.adapters import reference as ref
 
     return ref.OPS[op](*args, **kwargs)

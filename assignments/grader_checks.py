@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import HealthCheck, given, reject, seed as hyp_seed, settings
+from hypothesis import strategies as st
 
 from convcheck.checks.tolerances import tolerance
 
@@ -178,3 +179,60 @@ def no_input_mutation(assignment: Assignment, fspec: FunctionSpec, runner, break
 
     result = run_property(_strategy(fspec.op, assignment), prop, max_examples=max_examples, seed=seed)
     return _needs_usable(result, usable[0], fspec.name)
+
+
+# --- rectangular, overlapping pool windows ---------------------------------------------------------------
+
+@st.composite
+def window_cases(draw, op: str, exact_division: bool = False):
+    """Max-pool cases the generic strategies rarely reach under cs231n's single stride: a window that is
+    not square, a stride smaller than the window (windows overlap), and — so that overlapping really
+    matters — each channel's maximum moved to where the first two windows of a column overlap.
+
+    Inputs are distinct integers (tie-free); dout holds odd integers (never 0), so a gradient that is
+    overwritten instead of accumulated always shows.
+    """
+    from convcheck.checks.cases import Case
+    from convcheck.checks.strategies import arrays
+
+    kh = draw(st.integers(2, 3))
+    kw = draw(st.sampled_from([k for k in (1, 2, 3) if k != kh]))
+    stride = draw(st.integers(1, kh - 1))                  # < kh: vertically adjacent windows overlap
+    h_out, w_out = draw(st.integers(2, 3)), draw(st.integers(1, 3))
+    extra_h = 0 if exact_division else draw(st.integers(0, stride - 1))
+    extra_w = 0 if exact_division else draw(st.integers(0, stride - 1))
+    H = (h_out - 1) * stride + kh + extra_h
+    W = (w_out - 1) * stride + kw + extra_w
+    N, C = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    x = draw(arrays((N, C, H, W))).copy()
+    flat = x.reshape(N * C, H * W)
+    for row in flat:                                     # the max goes to (stride, 0): in windows (0,0) and (1,0)
+        top = int(np.argmax(row))
+        row[[top, stride * W]] = row[[stride * W, top]]
+    options = {"kernel": (kh, kw), "stride": stride}
+    if op.endswith("_backward"):
+        dout = draw(arrays((N, C, h_out, w_out), odd=True))
+        return Case(op, (dout, x), options, notes="tie-free; rectangular, overlapping windows")
+    return Case(op, (x,), options, notes="tie-free; rectangular windows")
+
+
+def rectangular_windows(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int,
+                        seed: int):
+    """The pool op on rectangular, overlapping windows equals the reference (through the convention)."""
+    from convcheck.checks.adapters import reference as ref
+
+    impl = conventions.adapt(assignment, runner, breaker)
+    op = fspec.op
+    out_name = "dx" if op.endswith("_backward") else "out"
+
+    def prop(case):
+        call = case.call_signature()
+        try:
+            got = impl[op](*case.inputs, **case.options)
+        except Exception as exc:
+            return f"{describe_error(exc)} [{call}]"
+        expected = ref.OPS[op](*case.inputs, **case.options)
+        return compare(out_name, got, expected, call)
+
+    return run_property(window_cases(op, assignment.capabilities.exact_division), prop,
+                        max_examples=max_examples, seed=seed)

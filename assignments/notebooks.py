@@ -100,9 +100,10 @@ def build_notebook(name: str):
         cells.append(nbf.new_markdown_cell(f"## {i}. {heading} ({_points(points)} points)"))
         for f in group:
             doc = _doc(f, docs, spec)
-            checks = "\n".join(f"- {c.title} ({_points(c.points)} points)" for c in f.checks)
+            checks = "\n".join(f"- {c.title} ({_points(c.points)} point{'s' if c.points != 1 else ''})"
+                               for c in f.checks)
             cells.append(nbf.new_markdown_cell(
-                f"### `{doc['signature']}` → {doc['returns']}\n\n{doc['task']}\n{doc['formula']}\n\n"
+                f"### `{doc['signature']}` → {doc['returns']}\n\n{doc['task']}\n\n{doc['formula'].strip()}\n\n"
                 f"**Graded by:**\n{checks}"))
             cells.append(_code(nbf, stub_source(f, doc), ["stub", f"function:{f.name}"]))
         cells.append(nbf.new_markdown_cell(
@@ -167,9 +168,10 @@ def build_stub_module(name: str) -> str:
     spec = load_spec(name)
     docs = function_docs()
     contract = textwrap.fill(spec.contract, 96) if spec.contract else ""
-    parts = [f'"""{spec.title}\n\n{contract}\n\nFill in each function, then run `python {spec.name}.py` to '
-             f"self-check them in an isolated process\n({SELF_CHECK_EXAMPLES} examples per check; the grader "
-             f'uses {spec.max_examples}). Submit this file.\n"""\n\nimport numpy as np\n']
+    parts = [f'"""{spec.title}\n\n{contract}\n\nFill in each function, then self-check them in an isolated '
+             f"process ({SELF_CHECK_EXAMPLES} examples per check;\nthe grader uses {spec.max_examples}):\n\n"
+             f"    convcheck assignment self-check {spec.name}.py --assignment {spec.name}\n\n"
+             f'Submit this file.\n"""\n\nimport numpy as np\n']
     for f in spec.functions:
         doc = _doc(f, docs, spec)
         src = stub_source(f, doc)
@@ -178,9 +180,6 @@ def build_stub_module(name: str) -> str:
             note = textwrap.indent(formula.replace('"""', "'''"), "    ")
             src = src.replace('    """\n', f'\n{note}\n    """\n', 1).replace('    """', '    r"""', 1)
         parts.append(src)
-    parts.append('if __name__ == "__main__":\n'
-                 "    from convcheck.assignments.notebooks import self_check_file\n\n"
-                 f"    self_check_file(__file__, {spec.name!r})\n")
     return "\n\n".join(parts)
 
 
@@ -215,20 +214,27 @@ def _restricted(spec: Assignment, names: list[str]) -> Assignment:
                                call_timeout=min(spec.call_timeout, SELF_CHECK_TIMEOUT))
 
 
-def summarize(report, names: list[str] | None = None, final: bool = False, grader_examples=None) -> SelfCheckSummary:
-    """Turn a GradeReport into the lines a self-check prints."""
+def summarize(report, names: list[str] | None = None, final: bool = False, grader_examples=None,
+              forwards: dict | None = None) -> SelfCheckSummary:
+    """Turn a GradeReport into the lines a self-check prints. ``forwards`` maps a backward to the
+    forward whose cache it takes: a backward is not judged while its forward is not implemented."""
     lines, functions = [], {}
+    forwards = forwards or {}
     shown = [f for f in report.functions if names is None or f.name in names]
     width = max((len(f.name) for f in shown), default=10)
     for f in shown:
         tests = [t for t in report.tests if t.function == f.name]
         failed = [t for t in tests if t.status != "passed"]
+        forward = forwards.get(f.name)
         if not failed:
             status = "passed"
-            lines.append(f"  ✓ {f.name:<{width}}  {_points(f.score)}/{_points(f.max_score)}")
+            lines.append(f"  ✓ {f.name:<{width}}  {_points(f.max_score)}/{_points(f.max_score)}")
         elif f.score == 0 and any("NotImplementedError" in t.output for t in failed):
             status = "not implemented"
             lines.append(f"  … {f.name:<{width}}  not implemented yet (it raises NotImplementedError)")
+        elif f.score == 0 and forward and functions.get(forward, ("",))[0] == "not implemented":
+            status = "not implemented"
+            lines.append(f"  … {f.name:<{width}}  not checked yet: it needs {forward}, which is not implemented")
         else:
             status = "failed"
             lines.append(f"  ✗ {f.name:<{width}}  {_points(f.score)}/{_points(f.max_score)}")
@@ -263,7 +269,8 @@ def self_check_summary(assignment: str, functions, *, final: bool = False) -> Se
         names = [fn.__name__ for fn in target]
         sub = _restricted(spec, names)
     report = self_check(target, sub, budget="small")
-    return summarize(report, names, final=final, grader_examples=spec.max_examples)
+    forwards = {f.name: f.forward for f in spec.functions if f.forward}
+    return summarize(report, names, final=final, grader_examples=spec.max_examples, forwards=forwards)
 
 
 def self_check_cell(assignment: str, functions, *, final: bool = False, file=None) -> None:

@@ -68,6 +68,9 @@ def cells(nbf) -> list:
     md = nbf.new_markdown_cell
     return [
         md("## A. The course LeNet with the model builder (self-checked, not graded by the spec)\n\n"
+           f"Sections A–C use convcheck's own layers, so their self-checks run your functions in a fresh "
+           f"Python process (time limit {TIMEOUT:g} s for all the cases together) rather than the grader's "
+           "sandbox.\n\n"
            "The course's table: CONV 1 $(5\\cdot5\\cdot3+1)\\cdot6 = 456$, POOL 1, CONV 2 "
            "$(5\\cdot5\\cdot6+1)\\cdot16 = 2416$, POOL 2, FC 1 $(400+1)\\cdot120$, FC 2 $(120+1)\\cdot84$, "
            "output $(84+1)\\cdot10$. Build it with the layer classes of `convcheck.reference.model` "

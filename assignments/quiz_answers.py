@@ -25,6 +25,10 @@ _UNITS = {"b": 1, "byte": 1, "bytes": 1,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 
+# Words a person may type after a count ("560 parameters"); anything else is not read as a number.
+_COUNT_WORDS = re.compile(r"\s*(params?|parameters?|weights?|connections?|values?|features?)\s*$", re.I)
+
+
 class Malformed(ValueError):
     """The text could not be read as an answer to this question (the message says why)."""
 
@@ -97,8 +101,10 @@ def _read_int(answer: Answer, text: str) -> tuple[bool, str]:
     multiplier, unit = 1, ""
     if answer.unit == "bytes":
         text, multiplier, unit = _split_unit(text)
-    elif re.search(r"[A-Za-z]{2,}", text):
-        raise Malformed("type only the number")
+    else:
+        text = _COUNT_WORDS.sub("", text)
+        if re.search(r"[A-Za-z]{2,}", text):
+            raise Malformed("type only the number")
     numbers = parse_numbers(text, single=True)
     if len(numbers) != 1:
         raise Malformed(f"this question asks for one number, got {len(numbers)}")

@@ -41,8 +41,10 @@ API
   from before a restart), ``LoadFailed``. After ``CallTimeout``, ``WorkerCrashed`` and ``MemoryLimit``
   the worker's whole session is killed and the next call starts a fresh worker (the submission is
   loaded again); only the calls that needed the old worker fail. ``restarts`` counts them.
-- ``restart()``, ``close()``; ``stray_output``: bytes the worker wrote to its fds 1/2 outside Python's
-  ``print`` (C extensions, ``os.write``), bounded.
+- ``restart()``, ``close()``; ``stray_output``: what the worker wrote to its fds 1/2 outside Python's
+  ``print`` (C extensions, ``os.write``), bounded; ``pid`` (the worker's, also its session id);
+  ``isolation`` (what the worker applied, see below); ``source`` (the ``SubmissionSource``).
+- The constructor raises ``loader.SubmissionFormatError`` when no submission file can be read or chosen.
 - ``scan_imports(source, forbidden) -> [ImportUse(module, lineno)]`` and
   ``load_submission_source(path, prefer=()) -> SubmissionSource`` are re-exported here.
 
@@ -489,16 +491,22 @@ class Sandbox:
                 self._replace("protocol")
                 raise WorkerCrashed("the worker answered out of turn (did the submission write to the grader's pipe?)")
             if reply["op"] == "result":
-                return CallResult(reply["value"], list(reply["mutated"]), reply["output"], reply["seconds"])
+                mutated, output, seconds = reply.get("mutated"), reply.get("output"), reply.get("seconds")
+                if not (type(mutated) is list and all(type(m) is str for m in mutated) and type(output) is str
+                        and type(seconds) is float and "value" in reply):
+                    self._replace("protocol")
+                    raise WorkerCrashed("the worker sent a malformed result (did the submission write to the "
+                                        "grader's pipe?)")
+                return CallResult(reply["value"], mutated, output, seconds)
             raise self._error(name, reply)
 
     def _error(self, name, reply) -> SubmissionError:
         kind, message, output = reply.get("kind"), str(reply.get("message", "")), str(reply.get("output", ""))
         if kind == "exception":
-            return StudentException(f"{name} raised {message}", output, reply.get("type", ""),
-                                    reply.get("traceback", ""))
+            return StudentException(f"{name} raised {message}", output, str(reply.get("type", "")),
+                                    str(reply.get("traceback", "")))
         if kind == "forbidden":
-            return ForbiddenImport(f"{name}: {message}", output, reply.get("module", ""))
+            return ForbiddenImport(f"{name}: {message}", output, str(reply.get("module", "")))
         if kind == "not_defined":
             return NotDefined(message, output)
         if kind == "memory":
@@ -544,6 +552,8 @@ class Sandbox:
         except _Died:
             rc = worker.returncode_after_eof()
             self._replace("crash")
+            if rc is None:
+                raise WorkerCrashed(f"the worker closed the grader's pipe during {what} and was killed") from None
             raise WorkerCrashed(f"the worker died during {what}: {describe_exit(rc)}", returncode=rc) from None
         except WorkerCrashed:
             self._replace("protocol")
@@ -589,7 +599,8 @@ class Sandbox:
         message = {
             "op": "load", "kind": src.kind, "module": src.module_name, "forbidden": list(self.forbidden_imports),
             "cells": [{"source": c.source, "filename": c.filename, "error": c.error} for c in src.cells],
-            "limits": {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds, "file_mb": self.file_mb},
+            "limits": {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds, "file_mb": self.file_mb,
+                       "parent_pid": os.getpid()},
             "output_limit": self.output_limit, "max_return_bytes": self.max_return_bytes,
         }
         try:

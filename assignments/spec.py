@@ -40,7 +40,7 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
 A ``params`` value names a reference option (``"stride"``), one element of a per-dimension option
 (``"kernel.1"``: element 1 of a tuple, or the int itself), or an option with a fallback for ``None``
 (``"stride|kernel.0"``). Check names starting with ``grader.`` are the grader's own checks
-(``grader.no_input_mutation``, ``grader.fresh_cache``); all others must be names of
+(``grader.no_input_mutation``, ``grader.fresh_cache``, ``grader.rectangular_windows``); all others must be names of
 ``convcheck.checks.list_checks()``.
 """
 
@@ -58,6 +58,7 @@ CONVENTIONS = ("cs231n", "reference")
 GRADER_CHECKS = {
     "grader.no_input_mutation": "the function leaves its input arrays unchanged",
     "grader.fresh_cache": "backward uses the cache it is given, not state left by the last forward call",
+    "grader.rectangular_windows": "a max-pool op is right on rectangular windows that overlap (stride < window)",
 }
 
 

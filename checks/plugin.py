@@ -115,7 +115,7 @@ class ConvcheckItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return Path(__file__), None, self.name
+        return Path(__file__), 0, self.name
 
 
 @pytest.hookimpl(tryfirst=True)

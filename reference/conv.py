@@ -24,8 +24,8 @@ multiplied by ``w`` seen as ``(g, F/g, C/g·∏k)``. No Python loop runs over ou
 only loops are over kernel offsets when columns are scattered back (col2im).
 
 ``dX = pad(dY) ⋆ rot180(W)`` is the transposed convolution of ``dY`` with the same ``w``
-(Dumoulin & Visin [DV16], section 4: "the backward pass of a convolution is a transposed
-convolution"), so :func:`conv_backward` calls :func:`conv_transpose_forward` for ``dx``, and
+(Dumoulin & Visin [DV16], section 4, transposed convolution arithmetic: the transposed conv is
+the operation that a conv's backward pass applies), so :func:`conv_backward` calls :func:`conv_transpose_forward` for ``dx``, and
 :func:`conv_transpose_backward` calls :func:`conv_forward` for its ``dx``.
 
 Sources: [course] notes 000; [DV16] V. Dumoulin, F. Visin, "A guide to convolution arithmetic for
@@ -94,7 +94,7 @@ def conv_pads(padding, ns, ks, ss, ds) -> tuple[tuple[int, int], ...]:
 
 
 def _geometry(x, w, b, stride, padding, dilation, groups, *, transposed=False):
-    """Validate a (transposed) conv call; return (x, w, b, ss, pads, ds, g)."""
+    """Validate a (transposed) conv call; return (x, w, b, ss, ds, g, ks) with one common float dtype."""
     x, w = as_float_array(x, "x"), as_float_array(w, "w")
     ndim = check_batch(x)
     if w.ndim != x.ndim:
@@ -122,6 +122,10 @@ def _geometry(x, w, b, stride, padding, dilation, groups, *, transposed=False):
         b = as_float_array(b, "b")
         if b.shape != (f,):
             raise ValueError(f"b must have shape ({f},) (one bias per output channel), got b.shape={b.shape}")
+    # one dtype for all operands: float32 stays float32, any float64 operand makes float64
+    dtype = np.result_type(x, w, *(() if b is None else (b,)))
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    b = None if b is None else b.astype(dtype, copy=False)
     ks = w.shape[2:]
     ss = per_dim("stride", stride, ndim, 1)
     ds = per_dim("dilation", dilation, ndim, 1)
@@ -205,7 +209,7 @@ def conv_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     Shape:
         x: ``(N, C, *n)``, w: ``(F, C/g, *k)``, b: ``(F,)`` or None → out: ``(N, F, *out)`` with
         ``out_i = ⌊(n_i + p_before + p_after − d_i·(k_i − 1) − 1) / s_i⌋ + 1``
-        ([course] ``(W − F + 2P)/S + 1`` with floor; [DV16] relationships 6 and 15; [torch] Conv2d).
+        ([course] ``(W − F + 2P)/S + 1`` with floor; [DV16] sections 2 and 5.1; [torch] Conv2d).
 
     ``padding``: int, per-dim ints, per-dim ``(before, after)`` pairs, or ``'valid'``/``'same'``/
     ``'full'`` (see :func:`shapes.conv_padding`). The result has the dtype of ``x, w, b`` combined.
@@ -332,14 +336,14 @@ def conv_transpose_forward(x, w, b=None, stride=1, padding=0, output_padding=0, 
         out_pad[n, g·F/g + f, i·s + κ·d] += Σ_c x[n, g·C/g + c, i] · w[g·C/g + c, f, κ]
 
     then ``out = out_pad`` with ``padding`` cut from each side (+ b). Equivalently ([DV16]
-    relationships 8–14) a stride-1 conv of ``x`` dilated by ``s − 1`` zeros and padded by
+    section 4) a stride-1 conv of ``x`` dilated by ``s − 1`` zeros and padded by
     ``k_eff − 1 − p`` with the kernel rotated by 180° and its channel axes swapped — the course's
     ``dX = pad(dY) ⋆ rot180(W)``. This is why ``conv_backward``'s ``dx`` is this function.
 
     Shape:
         x: ``(N, C, *n)``, w: ``(C, F/g, *k)``, b: ``(F,)`` or None → out: ``(N, F, *out)`` with
         ``out_i = (n_i − 1)·s_i − p_before − p_after + d_i·(k_i − 1) + output_padding_i + 1``
-        ([DV16] relationship 14; [torch] ConvTranspose2d). ``output_padding < max(s, d)`` as in torch.
+        ([DV16] section 4; [torch] ConvTranspose2d). ``output_padding < max(s, d)`` as in torch.
 
     ``padding``: int, per-dim ints or per-dim ``(before, after)`` pairs (no mode strings).
     """

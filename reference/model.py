@@ -53,8 +53,6 @@ class ModelError(ValueError):
         self.layer = layer
 
 
-
-
 # --- small helpers --------------------------------------------------------------------------------
 
 def _tuple(name: str, value, ndim: int, minimum: int = 1) -> tuple[int, ...]:
@@ -457,9 +455,6 @@ class _Pool(Layer):
             out = S.pool_output_size(n, self.pool_size, self.strides, self.int_pad)
         return (c, *out)
 
-    def formula(self):
-        return ""
-
     def _pad_width(self):
         return ((0, 0), (0, 0)) + tuple(self.same_pads)
 
@@ -836,8 +831,8 @@ class Residual(Layer):
                 raise ValueError(f"a projection shortcut needs spatial input and output, got "
                                  f"{self._user(input_shape)} → {self._user(shape)}")
             self.shortcut = self._projection(input_shape, shape)
-            for layer in self.shortcut:
-                layer.name = f"{self.name}_shortcut_{layer.keras_name}" if self.name else None
+            if self.name:
+                self.shortcut[0].name, self.shortcut[1].name = f"{self.name}_proj", f"{self.name}_proj_bn"
         short = self.input_shape
         for i, layer in enumerate(self.shortcut):
             short = build_layer(layer, short, channels, f"shortcut[{i}]")

@@ -13,7 +13,7 @@ evenly over the window. Global pooling is the window of the whole feature map (c
 PyTorch's ``adaptive_*_pool(x, 1)`` does.
 
 Sources: [course] notes 000–002; [torch] ``MaxPool2d``/``AvgPool2d`` docs and their CPU kernels'
-divisor rule; [DV16] Dumoulin & Visin relationship 7 for the floor-mode size.
+divisor rule; [DV16] Dumoulin & Visin section 3 (pooling arithmetic) for the floor-mode size.
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ def test_volume_questions_need_the_channels():
     assert quiz.check(VOLUME, "5x5x6").status == "wrong"
 
 
-@pytest.mark.parametrize("typed", ["62006", "62,006", "62_006", "(62006)", "[62006]", "62006.0", "+62006"])
+@pytest.mark.parametrize("typed", ["62006", "62,006", "62_006", "(62006)", "[62006]", "62006.0", "+62006",
+                                   "62006 parameters", "62,006 params"])
 def test_count_spellings(typed):
     assert quiz.check(COUNT, typed).correct, typed
 

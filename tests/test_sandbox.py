@@ -136,6 +136,12 @@ def test_not_defined_and_handle_freed():
         assert sb._to_free == []  # sent to the worker with that call
 
 
+def test_hash_seed_is_fixed_so_regrades_repeat():
+    source = "def order():\n    return list({'conv', 'pool', 'relu', 'affine', 'dropout'}), hash('x')\n"
+    with Sandbox.from_source(source) as first, Sandbox.from_source(source) as second:
+        assert first.call("order").value == second.call("order").value
+
+
 # --------------------------------------------------------------------------------------------- runaway code
 
 def test_infinite_loop_times_out_and_next_call_works():
@@ -210,6 +216,9 @@ def test_exits_and_interrupts_in_calls():
         with pytest.raises(WorkerCrashed, match="exit code 7"):
             sb.call("calls_os_exit", 0)
         assert sb.call("fine", 5).value == 5
+        with pytest.raises(WorkerCrashed):
+            sb.call("closes_pipes", 0)
+        assert sb.call("fine", 6).value == 6 and sb.restarts == 2
 
 
 def test_forks_are_refused_and_nothing_survives_close():

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     p.add_argument("--train", type=int, default=1600, help="training images (default 1600)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, weights and batches (default 0)")
-    p.add_argument("--png", default="convcheck-demo-filters.png",
-                   help="where to save the filter picture (default ./convcheck-demo-filters.png)")
+    p.add_argument("--png", default="out/demo-filters.png",
+                   help="where to save the filter picture (default out/demo-filters.png; folders are created)")
     p.add_argument("--no-png", action="store_true", help="do not write the picture")
     p.set_defaults(func=run)
 
@@ -57,6 +57,7 @@ def _save_png(path: Path, learned: np.ndarray) -> str:
         axes[1, i].set_title(name, fontsize=8)
     fig.suptitle("learned first-layer filters (top) and the classic edge detectors (bottom)", fontsize=9)
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return f"saved {path}"

@@ -134,8 +134,11 @@ def interactive(quiz, n: int = 5, seed: int | None = None, topic: str | None = N
                 say(line)
             if line.lower() in ("quit", "exit", "q"):
                 return _finish(say, score, asked)
-            if line.lower() in ("skip", "?", ""):
+            if line.lower() in ("skip", "?"):
                 break
+            if not line:
+                say("  type an answer, 'skip' or 'quit'")
+                continue
             verdict = quiz.check(q, line)
             if verdict.status != "malformed":
                 break

@@ -1,0 +1,139 @@
+"""The pytest plugin, run through pytester: items per (op, property), passing on the reference and
+torch adapters, failing exactly the right items on broken adapters with the shrunk counterexample,
+skipping what a partial adapter lacks; inert and cheap without an implementation."""
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from convcheck.checks import list_checks
+# pytester's in-process runs drop the modules imported during a run afterwards; torch cannot be
+# imported twice in one process, so everything the inner runs need is imported here, once
+from convcheck.checks import runner  # noqa: F401
+from convcheck.checks.adapters import broken, example_nhwc, reference, torch as torch_adapter  # noqa: F401
+
+pytest_plugins = ["pytester"]
+
+ADAPTERS = "convcheck.checks.adapters"
+N_CHECKS = len(list_checks())
+
+
+def _run(pytester, *args):
+    return pytester.runpytest("-p", "no:cacheprovider", "-p", "no:xdist", "-W", "ignore::UserWarning", *args)
+
+
+def _failed_ids(result):
+    return {line.split(" ")[1] for line in result.outlines if line.startswith("FAILED convcheck[")}
+
+
+def test_inert_without_an_implementation(pytester, monkeypatch):
+    monkeypatch.delenv("CONVCHECK_IMPL", raising=False)
+    pytester.makepyfile("def test_one():\n    assert True\n")
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+    assert "convcheck[" not in result.stdout.str()
+
+
+def test_importing_the_plugin_imports_neither_torch_nor_the_checks():
+    code = ("import sys, convcheck.checks.plugin; "
+            "print(sorted(m for m in ('torch', 'numpy', 'hypothesis', 'convcheck.checks.runner') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_items_have_readable_ids(pytester):
+    result = _run(pytester, f"--convcheck-impl={ADAPTERS}.reference", "--collect-only", "-q")
+    ids = [line for line in result.outlines if line.startswith("convcheck[")]
+    assert len(ids) == N_CHECKS
+    assert "convcheck[conv_backward.dx_matches_torch]" in ids
+    assert "convcheck[max_pool_backward.ties_match_torch]" in ids
+
+
+@pytest.mark.parametrize("adapter", ["reference", "torch"])
+def test_the_suite_passes_on_the_shipped_adapters(pytester, adapter):
+    result = _run(pytester, f"--convcheck-impl={ADAPTERS}.{adapter}", "--convcheck-examples=3", "-rs")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("error", 0) == 0, result.stdout.str()
+    if adapter == "reference":
+        assert outcomes["passed"] == N_CHECKS
+    else:  # torch has no arithmetic functions: those checks are skipped as not provided
+        assert outcomes["passed"] + outcomes["skipped"] == N_CHECKS and outcomes["passed"] > 100
+        assert "not provided: conv_output_size" in result.stdout.str()
+
+
+def test_ignored_dilation_fails_exactly_the_right_items(pytester):
+    result = _run(pytester, f"--convcheck-impl={ADAPTERS}.broken:ignores_dilation", "--convcheck-examples=10",
+                  "-k", "conv_forward or conv_backward or conv_transpose_forward")
+    assert _failed_ids(result) == {
+        "convcheck[conv_forward.matches_reference]", "convcheck[conv_forward.matches_torch]",
+        "convcheck[conv_forward.delta_kernel_is_identity]", "convcheck[conv_backward.matches_central_differences]",
+        "convcheck[conv_transpose_forward.adjoint_of_conv]",
+    }
+    out = result.stdout.str()
+    assert "out.shape=(1, 1, 2), but should be (1, 1, 1) [conv_forward(stride=1, padding=1, dilation=2)]" in out
+    assert "hint: looks like dilation is ignored" in out
+    assert "shrunk counterexample" in out and "x = np.array([[[0.]]], dtype='float64')" in out
+    assert "Falsifying example" not in out and "Traceback" not in out and "hypothesis/core.py" not in out
+
+
+def test_spread_max_pool_gradient_fails_exactly_the_max_pool_backward_items(pytester):
+    result = _run(pytester, f"--convcheck-impl={ADAPTERS}.broken:max_pool_spreads_gradient",
+                  "--convcheck-examples=10", "-k", "max_pool and not global")
+    assert _failed_ids(result) == {f"convcheck[max_pool_backward.{p}]" for p in (
+        "matches_reference", "matches_torch", "matches_central_differences", "ties_match_torch")}
+    assert "spread evenly over the window" in result.stdout.str()
+    assert result.parseoutcomes()["passed"] == 2  # max_pool_forward.matches_reference / matches_torch
+
+
+def test_transposed_kernel_fails_conv_forward_differentials(pytester):
+    result = _run(pytester, f"--convcheck-impl={ADAPTERS}.broken:transposed_kernel", "--convcheck-examples=50",
+                  "-k", "conv_forward and matches")
+    assert _failed_ids(result) == {"convcheck[conv_forward.matches_reference]", "convcheck[conv_forward.matches_torch]"}
+    assert "kernel's spatial axes are swapped" in result.stdout.str()
+
+
+def test_a_partial_adapter_skips_what_it_lacks(pytester):
+    result = _run(pytester, f"--convcheck-impl={ADAPTERS}.broken:partial", "--convcheck-examples=3", "-rs")
+    outcomes = result.parseoutcomes()
+    provided = [s for s in list_checks() if set(s.requires) <= {"conv_forward", "conv_backward"}]
+    assert outcomes["passed"] == len(provided)
+    assert outcomes["skipped"] == N_CHECKS - len(provided)
+    assert "failed" not in outcomes
+    assert "not provided: max_pool_forward" in result.stdout.str()
+
+
+def test_keyword_selection_junitxml_and_env_variable(pytester, monkeypatch):
+    monkeypatch.setenv("CONVCHECK_IMPL", f"{ADAPTERS}.broken:flipped_kernel")
+    xml = pytester.path / "out.xml"
+    result = _run(pytester, "--convcheck-examples=20", "-k", "conv_forward and matches", f"--junitxml={xml}")
+    assert _failed_ids(result) == {"convcheck[conv_forward.matches_reference]", "convcheck[conv_forward.matches_torch]"}
+    cases = ET.parse(xml).getroot().iter("testcase")
+    by_name = {c.get("name"): c for c in cases}
+    assert set(by_name) == {"convcheck[conv_forward.matches_reference]", "convcheck[conv_forward.matches_torch]"}
+    failure = by_name["convcheck[conv_forward.matches_torch]"].find("failure")
+    assert failure is not None and "flipped" in (failure.get("message", "") + (failure.text or ""))
+
+
+def test_the_fixture_verifies_inside_a_project_test(pytester):
+    pytester.makepyfile("""
+        from convcheck.checks.adapters import broken, reference
+
+        def test_good(convcheck):
+            convcheck.verify({"conv_forward": reference.conv_forward}, max_examples=5).raise_if_failed()
+
+        def test_bad(convcheck):
+            convcheck.verify(broken.flipped_kernel, ["conv_forward"], max_examples=20).raise_if_failed()
+    """)
+    result = _run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    assert "hint: looks like the kernel is flipped" in result.stdout.str()
+
+
+def test_xdist_runs_the_items_on_two_workers(pytester):
+    pytest.importorskip("xdist")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-W", "ignore::UserWarning",
+                                           f"--convcheck-impl={ADAPTERS}.reference", "--convcheck-examples=3",
+                                           "-k", "conv_forward")
+    result.assert_outcomes(passed=len(list_checks("conv_forward")))
