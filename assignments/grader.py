@@ -114,8 +114,19 @@ def _run_verify(assignment: Assignment, fspec: FunctionSpec, impl: dict, names: 
     return {r.name: r for r in report.results}
 
 
+def _in_student_terms(message: str, assignment: Assignment, fspec: FunctionSpec) -> str:
+    """Name the student's function where a check's message names the reference op it stands for."""
+    if assignment.convention == "reference" or fspec.op == fspec.name:
+        return message
+    import re
+
+    op = re.escape(fspec.op)
+    message = re.sub(rf"\b{op} raised\b", f"{fspec.name} raised", message)
+    return re.sub(rf"\b{op} (modified|returned)\b", rf"{fspec.name} \1", message)
+
+
 def _failure_text(assignment, fspec, item: CheckItem, message: str, counterexample, impl, hint=None) -> str:
-    lines = [f"Failed: {item.title}.", message.strip()]
+    lines = [f"Failed: {item.title}.", _in_student_terms(message, assignment, fspec).strip()]
     case = None
     received = expected = None
     if counterexample:

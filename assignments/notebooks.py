@@ -378,7 +378,7 @@ def export_assignment(name: str, out_dir) -> list[Path]:
     spec_path = instructor / f"{spec.name}.toml"
     spec_path.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
     written.append(spec_path)
-    readme = instructor / "README.md"
+    readme = instructor / f"README-{spec.name}.md"
     readme.write_text(instructor_readme(spec, spec_path.name), encoding="utf-8")
     written.append(readme)
     solution = solution_path(spec.name)

@@ -60,6 +60,9 @@ class _Settings:
         self.dtype = config.getoption("convcheck_dtype")
         self.seed = config.getoption("convcheck_seed")
 
+    def __repr__(self):
+        return f"<convcheck fixture: device={self.device}, examples={self.examples}, layout={self.layout or 'impl'}>"
+
     def capabilities(self, impl, capabilities=None):
         from convcheck.checks.capabilities import Capabilities
 
@@ -127,6 +130,13 @@ def pytest_collection_modifyitems(session, config, items):
 
     impl = _load(name)
     config._convcheck = _Settings(config)
+    if config._convcheck.device != "cpu":
+        from convcheck.checks.adapters import torch as torch_adapter
+
+        try:
+            torch_adapter.make(config._convcheck.device)
+        except RuntimeError as exc:
+            raise pytest.UsageError(f"--convcheck-device={config._convcheck.device}: {exc}") from None
     provided, _ = resolve_impl(impl)
     ours = []
     for spec in list_checks():
@@ -137,6 +147,8 @@ def pytest_collection_modifyitems(session, config, items):
             item.add_marker(pytest.mark.skip(reason=f"not provided: {', '.join(missing)}"))
         item.add_marker("convcheck")
         ours.append(item)
+    # tell the reporters about the new items as if a collector had produced them ("collected N items")
+    config.hook.pytest_collectreport(report=pytest.CollectReport("convcheck", "passed", None, ours))
     if config.getoption("convcheck_only"):
         if items:
             config.hook.pytest_deselected(items=list(items))

@@ -108,12 +108,13 @@ def _central_differences(ctx: Context, case: Case):
         if gname not in grads or inputs[i] is None or grads[gname] is None:
             continue
         v = _direction(inputs[i])
+        single = inputs[i].dtype == np.float32
         if base in _PIECEWISE_LINEAR:
             # small enough to keep every max unique and every ReLU input on its side of 0
             # (inputs are distinct integers / odd integers), a power of two so the steps are exact
             h = 2.0 ** -int(np.ceil(np.log2(4 * (np.abs(v).max() + 1))))
         else:
-            h = 1e-6
+            h = 1e-3 if single else 1e-6  # balances truncation (h²) against rounding (eps/h)
         def f(sign):
             moved = list(inputs)
             moved[i] = inputs[i] + sign * h * v
@@ -130,7 +131,11 @@ def _central_differences(ctx: Context, case: Case):
             raise CheckFailure(f"{gname}.shape={grad.shape}, but should be {inputs[i].shape} [{call_repr(case)}]")
         analytic = float(np.sum(grad * v))
         reduction = max(1, inputs[i].size) * max(1, dout.size)
-        tol = tolerance("float64" if base in _PIECEWISE_LINEAR else "float32", reduction)
+        # exact steps on piecewise-linear ops: the dtype's own tolerance; smooth ops: a difference
+        # quotient is good to about sqrt(eps), the tolerance of the next-coarser dtype
+        coarser = {"float64": "float32", "float32": "float16"}
+        dtype = str(inputs[i].dtype)
+        tol = tolerance(dtype if base in _PIECEWISE_LINEAR else coarser.get(dtype, "float16"), reduction)
         if not abs(analytic - numeric) <= tol.atol + tol.rtol * abs(numeric):
             raise CheckFailure(
                 f"⟨{gname}, v⟩ = {analytic:.10g}, but the central difference of {forward} along v gives "
@@ -162,7 +167,12 @@ def _gradient_specs(spec) -> list[CheckSpec]:
         (spec.name, spec.forward),
         f"⟨d·, v⟩ from {spec.name} equals the central difference of the implementation's {spec.forward} "
         f"along a direction v (float64)", "gradient", None, _central_differences,
-        lambda ctx, op=spec.name: strategies.cases(op, ctx.capabilities, "float64"))]
+        lambda ctx, op=spec.name: strategies.cases(op, ctx.capabilities, _numeric_dtype(ctx)))]
+
+
+def _numeric_dtype(ctx) -> str:
+    """float64 for central differences, unless the implementation declares it cannot take it."""
+    return "float64" if "float64" in ctx.capabilities.dtypes else ctx.dtype
 
 
 # --- metamorphic ----------------------------------------------------------------------------------------
@@ -216,23 +226,36 @@ def _translation(ctx: Context, case: Case):
 
 @st.composite
 def _delta_cases(draw, ctx):
-    """x, and a delta kernel: w[c, c, centre] = 1 (odd kernel, padding d·(k//2), any stride)."""
+    """x, and a delta kernel: w[c, c, centre] = 1 with an odd kernel and padding d·(k//2), any stride.
+
+    With that padding the stride always divides ``n + 2p − k_eff = n − 1`` when ``n = 1 + s·m``
+    (exact division, cs231n's contract); otherwise a remainder is added.
+    """
     caps = ctx.capabilities
-    cfg = draw(strategies.conv_configs(caps, padding="zero"))
-    nd = cfg["ndim"]
-    c = cfg["C"]
-    k = tuple(2 * (ki // 2) + 1 for ki in cfg["kernel"])
-    d = cfg["dilation"]
-    pads = tuple(di * (ki // 2) for ki, di in zip(k, d))
-    per_dim = isinstance(cfg["options"]["stride"], tuple)
-    w = np.zeros((c, c, *k), dtype=ctx.dtype)
+    nd = draw(st.sampled_from(sorted(caps.ndims)))
+    per_dim = caps.per_dim_args and nd > 1 and draw(st.booleans())
+    c, n_batch = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    dims = []
+    for _ in range(nd):
+        if dims and not per_dim:
+            dims.append(dims[0])
+            continue
+        k = draw(st.sampled_from([1, 3]))
+        d = draw(st.integers(1, 2)) if caps.dilation else 1
+        s = draw(st.integers(1, 3))
+        n = 1 + s * draw(st.integers(0, 3)) + (0 if caps.exact_division else draw(st.integers(0, s - 1)))
+        dims.append((k, d, s, n))
+    ks, ds, ss, ns = (tuple(col) for col in zip(*dims))
+    w = np.zeros((c, c, *ks), dtype=ctx.dtype)
     for ch in range(c):
-        w[(ch, ch) + tuple(ki // 2 for ki in k)] = 1
-    x = draw(strategies.arrays(cfg["x"], ctx.dtype))
-    opts = {"stride": cfg["options"]["stride"], "padding": pads if per_dim else pads[0]}
-    if "dilation" in cfg["options"]:
-        opts["dilation"] = cfg["options"]["dilation"]
-    b = np.zeros(c, dtype=ctx.dtype) if not caps.bias_optional else None
+        w[(ch, ch) + tuple(k // 2 for k in ks)] = 1
+    x = draw(strategies.arrays((n_batch, c, *ns), ctx.dtype))
+    pads = tuple(d * (k // 2) for k, d in zip(ks, ds))
+    pack = (lambda v: v) if per_dim else (lambda v: v[0])  # noqa: E731
+    opts = {"stride": pack(ss), "padding": pack(pads)}
+    if any(d > 1 for d in ds):
+        opts["dilation"] = pack(ds)
+    b = None if caps.bias_optional else np.zeros(c, dtype=ctx.dtype)
     return Case("conv_forward", (x, w, b), opts, notes=f"delta kernel ({nd}-D identity)")
 
 
@@ -339,8 +362,9 @@ def _ties(ctx: Context, case: Case):
     try:
         compare("dx", got["dx"], expected["dx"], case, ctx.dtype, what="torch gives")
     except CheckFailure as failure:
-        failure.hint = ("with several maxima in a window, torch (and the reference) route dout to the FIRST "
-                        "maximum in row-major window order — not the last one, not all of them")
+        failure.hint = diagnose(ctx, case, "dx", got["dx"]) or (
+            "with several maxima in a window, torch (and the reference) route dout to the FIRST "
+            "maximum in row-major window order — not the last one, not all of them")
         raise
 
 

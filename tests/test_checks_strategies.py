@@ -103,9 +103,19 @@ COVERAGE = {
     "3-D": lambda c: c.inputs[0].ndim == 5,
     "batch 1": lambda c: c.inputs[0].shape[0] == 1,
     "channel 1": lambda c: c.inputs[0].shape[1] == 1,
-    "kernel = padded input size": lambda c: c.options["padding"] == 0 and c.inputs[0].ndim == 4
-    and c.inputs[0].shape[2:] == c.inputs[1].shape[2:] and c.inputs[1].shape[2] > 1,
+    "kernel = padded input size": lambda c: _kernel_fills_padded_input(c),
 }
+
+
+def _kernel_fills_padded_input(case):
+    x, w, ss, ds, padding = _conv_geometry(case)
+    if isinstance(padding, str) or max(w.shape[2:]) == 1:
+        return False
+    nd = x.ndim - 2
+    pads = padding if isinstance(padding, tuple) else (padding,) * nd
+    pairs = [p if isinstance(p, tuple) else (p, p) for p in pads]
+    return all(d * (k - 1) + 1 == n + pb + pa
+               for n, k, d, (pb, pa) in zip(x.shape[2:], w.shape[2:], ds, pairs))
 
 
 @pytest.mark.parametrize("what", sorted(COVERAGE))

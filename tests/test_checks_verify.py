@@ -175,3 +175,61 @@ def test_compare_messages():
 def test_check_result_and_report_types():
     r = CheckResult("a.b", "a", "b", "not provided")
     assert r.ok and Report([r]).ok and Report([r]).summary() == "1 not provided"
+
+
+def test_every_check_stays_inside_the_declared_capabilities():
+    """A cs231n-style implementation that asserts its contract on every call never trips it:
+    metamorphic and gradient strategies honour the capabilities as well as the differential ones."""
+    from convcheck.checks import CS231N
+    from convcheck.reference import shapes
+
+    caps = CS231N.narrowed(exact_division=True)
+    seen = []
+
+    def contract(op):
+        def fn(*args, **options):
+            x = args[1] if op.endswith("backward") else args[0]
+            assert x.ndim == 4 and x.dtype == np.float64, f"{op}: x.shape={x.shape}"
+            assert all(isinstance(v, int) or (k == "stride" and v is None)
+                       for k, v in options.items() if k in ("stride", "padding", "kernel")), options
+            assert options.get("dilation", 1) == 1 and options.get("groups", 1) == 1, options
+            if op.startswith("conv"):
+                w, b = args[-2], args[-1]
+                assert b is not None, f"{op} called without a bias"
+                exact = shapes.conv_output_is_exact(x.shape[2:], w.shape[2:], options["stride"], options["padding"])
+                assert exact == (True, True), f"{op}: stride does not divide: {x.shape} {w.shape} {options}"
+            seen.append(op)
+            return reference.OPS[op](*args, **options)
+        return fn
+
+    ops = ["conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward"]
+    report = verify({op: contract(op) for op in ops}, ops, capabilities=caps, max_examples=FEW)
+    assert report.ok, report.to_text()
+    assert set(seen) == set(ops)
+
+
+def test_an_example_database_replays_a_failure_per_check():
+    from hypothesis.database import InMemoryExampleDatabase
+
+    db = InMemoryExampleDatabase()
+    first = verify(broken.flipped_kernel, checks=["conv_forward.matches_torch"], max_examples=50, database=db)
+    assert first.results[0].status == "failed" and db.data, "the failing example was not saved"
+    again = verify(broken.flipped_kernel, checks=["conv_forward.matches_torch"], max_examples=50, database=db,
+                   seed=12345)
+    assert again.results[0].status == "failed"
+    assert again.results[0].counterexample["inputs"] == first.results[0].counterexample["inputs"]
+    assert again.results[0].examples < first.results[0].examples, "the saved example was not replayed first"
+
+
+def test_a_nondeterministic_implementation_fails_with_a_clear_message():
+    calls = []
+
+    def relu_forward(x):
+        calls.append(1)
+        out = reference.relu_forward(x)
+        return out + 1 if len(calls) % 7 == 0 else out  # wrong every 7th call
+
+    report = verify({"relu_forward": relu_forward}, checks=["relu_forward.matches_reference"], max_examples=50)
+    r = report.results[0]
+    assert r.status == "failed", r.message
+    assert "differs" in r.message and "not deterministic" in r.message

@@ -74,11 +74,11 @@ def test_groups_put_a_backward_with_its_forward():
 def test_export_command_writes_student_and_instructor_files(tmp_path, capsys):
     assert main(["assignment", "export", "layers", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for rel in ["student/layers.ipynb", "student/layers.py", "instructor/layers.toml", "instructor/README.md",
+    for rel in ["student/layers.ipynb", "student/layers.py", "instructor/layers.toml", "instructor/README-layers.md",
                 "instructor/layers_solution.py"]:
         assert (tmp_path / rel).is_file() and rel.split("/")[-1] in out
     nbformat.validate(nbformat.read(tmp_path / "student/layers.ipynb", as_version=4))
-    readme = (tmp_path / "instructor/README.md").read_text()
+    readme = (tmp_path / "instructor/README-layers.md").read_text()
     assert "convcheck gradescope-bundle --assignment layers -o autograder.zip" in readme
     assert load_spec(tmp_path / "instructor/layers.toml").max_score == load_spec("layers").max_score
     assert main(["assignment", "export", "no-such-assignment", "-o", str(tmp_path)]) == 2

@@ -8,6 +8,8 @@ from hypothesis import settings
 from convcheck.checks import list_checks, verify
 from convcheck.checks.adapters import reference
 
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same.")  # torch notes an internal copy
+
 CHECKS = [spec.name for spec in list_checks()]
 TORCH_CHECKS = [name for name in CHECKS if "torch" in name]
 
@@ -44,3 +46,16 @@ def test_every_reference_op_is_checked():
 
     assert set(OPS) <= checked, f"ops without checks: {sorted(set(OPS) - checked)}"
     assert set(OPS) <= provided, f"reference ops missing from the adapter: {sorted(set(OPS) - provided)}"
+
+
+@pytest.mark.cuda
+def test_torch_adapter_on_cuda_passes_the_suite():
+    """The torch adapter itself (torch's ops on the GPU) must pass every check it provides."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from convcheck.checks.adapters import torch as torch_adapter
+
+    report = verify(torch_adapter.make("cuda"), device="cuda", max_examples=min(settings().max_examples, 25),
+                    seed=_seed())
+    assert report.ok, report.to_text(verbose=False)

@@ -2,7 +2,7 @@
 
     convcheck assignment list
     convcheck assignment export layers -o DIR     DIR/student/layers.ipynb, DIR/student/layers.py,
-                                                  DIR/instructor/layers.toml, README.md (+ solution)
+                                                  DIR/instructor/layers.toml, README-layers.md (+ solution)
     convcheck assignment self-check layers.py --assignment layers
 """
 
