@@ -9,6 +9,7 @@ produces, so the reference is compared with what PyTorch does, not with a second
 
 from __future__ import annotations
 
+import warnings
 from math import prod
 
 from hypothesis import strategies as st
@@ -304,7 +305,9 @@ def _torch_conv_shape(o, device):
     elif not isinstance(padding, str):
         pairs = _pairs(padding, ndim, scalar)
     if pairs is None:  # 'same' or 'valid': torch's own modes
-        out = conv(x, w, stride=s, padding=padding, dilation=d)
+        with warnings.catch_warnings():  # torch warns that 'same' with an even kernel pads unevenly
+            warnings.simplefilter("ignore", UserWarning)
+            out = conv(x, w, stride=s, padding=padding, dilation=d)
     elif all(pb == pa for pb, pa in pairs):  # torch's own symmetric padding (it rejects negatives)
         out = conv(x, w, stride=s, padding=tuple(pb for pb, _ in pairs), dilation=d)
     else:  # torch convs pad symmetrically; pad the input first for (before, after) pairs

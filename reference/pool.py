@@ -12,6 +12,9 @@ evenly over the window. Global pooling is the window of the whole feature map (c
 "Global pooling layers"); its output keeps the spatial dims as size 1, ``(N, C, 1, …, 1)``, as
 PyTorch's ``adaptive_*_pool(x, 1)`` does.
 
+Every local op loops over the ∏k kernel offsets κ, each a strided slice of the padded input that
+holds cell κ of every window at once, never over windows or output positions.
+
 Sources: [course] notes 000–002; [torch] ``MaxPool2d``/``AvgPool2d`` docs and their CPU kernels'
 divisor rule; [DV16] Dumoulin & Visin section 3 (pooling arithmetic) for the floor-mode size.
 """

@@ -18,6 +18,7 @@ Sources cited in the docstrings:
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import NamedTuple, Sequence
 
 MODES = ("valid", "same", "full")
@@ -30,8 +31,10 @@ def _is_seq(value) -> bool:
 
 
 def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    # numbers.Integral admits NumPy integers (np.int64(2)); bool is an int to Python, not to us
+    if isinstance(value, bool) or not isinstance(value, Integral):
         raise ValueError(f"{name} must be an int, got {value!r}")
+    value = int(value)
     if value < minimum:
         bound = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{name} must be {bound}, got {name}={value}")

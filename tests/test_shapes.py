@@ -56,6 +56,15 @@ def test_receptive_field_of_stacked_3x3_convs():
     assert receptive_field([(3, 1, 2), (3, 1, 4)]) == (13, 1)
 
 
+def test_numpy_integers_are_ints_but_bools_are_not():
+    import numpy as np
+
+    assert conv_output_size(np.int64(28), np.int32(3), stride=np.int64(2)) == 13
+    assert type(conv_output_size(np.int64(28), 3)) is int
+    with pytest.raises(ValueError, match="kernel must be an int"):
+        conv_output_size(5, True)
+
+
 def test_exactness_rule():
     assert conv_output_is_exact(7, 3, 2, 0) is True     # (7 − 3)/2 = 2
     assert conv_output_is_exact(6, 3, 2, 0) is False    # (6 − 3)/2 = 1.5: the last column is skipped
