@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import tempfile
 import traceback
@@ -110,7 +111,10 @@ def grade_folder(folder, assignment: str = "layers", *, jobs: int = 2, reports=N
     with bar as p:
         task = p.add_task("grade", total=len(todo)) if p else None
         if todo:
-            with ProcessPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+            # spawn, not fork: the parent may hold torch's thread pools and the sandbox's locks, which a
+            # forked child would inherit mid-state (and deadlock on)
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=max(1, int(jobs)), mp_context=context) as pool:
                 futures = [pool.submit(grade_one, s, str(path), assignment, seed, max_examples, str(reports))
                            for s, path in todo]
                 for future in as_completed(futures):

@@ -83,7 +83,8 @@ def build_bundle(assignment: str, output, *, pip_spec: str | None = None) -> Pat
                 files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
                 for f in files:
                     rel = f.relative_to(root)
-                    if "__pycache__" in rel.parts or f.suffix in (".pyc", ".pyo"):
+                    if "__pycache__" in rel.parts or f.suffix in (".pyc", ".pyo") \
+                            or any(part.startswith(".") for part in rel.parts):
                         continue
                     _add(zf, f"convcheck-src/{rel.as_posix()}", f.read_bytes())
     output = Path(output)

@@ -14,7 +14,10 @@ from math import prod
 
 from hypothesis import strategies as st
 
+from .capabilities import Capabilities
 from .cases import Case
+
+ALL = Capabilities()
 
 ARITHMETIC_OPS = (
     "conv_output_size", "conv_padding", "pool_output_size", "conv_transpose_output_size",
@@ -33,26 +36,24 @@ def _pack(values: list, scalar: bool):
 
 
 @st.composite
-def _dims(draw, max_ndim: int = 3):
+def _dims(draw, caps: Capabilities):
     """None for scalar arguments (one dimension), else the number of spatial dims."""
-    return draw(st.sampled_from([None] + list(range(1, max_ndim + 1))))
+    return draw(st.sampled_from([None] + (list(caps.ndims) if caps.per_dim_args else [])))
 
 
 @st.composite
-def _conv_dim(draw, mode: str | None, stride_one: bool):
+def _conv_dim(draw, caps: Capabilities, mode: str | None, stride_one: bool):
     """One spatial dimension of a valid conv: (n, kernel, stride, (pad_before, pad_after), dilation)."""
     k = draw(st.integers(1, 5))
-    d = draw(st.integers(1, 3))
+    d = draw(st.integers(1, 3)) if caps.dilation else 1
     s = 1 if stride_one else draw(st.integers(1, 4))
     if mode is None:
         pb = draw(st.integers(0, 3))
-        pa = draw(st.sampled_from([pb, draw(st.integers(0, 3))]))
+        pa = draw(st.sampled_from([pb, draw(st.integers(0, 3))])) if caps.asymmetric_padding else pb
     else:
         pb = pa = 0  # resolved by the mode
     k_eff = d * (k - 1) + 1
-    lo = max(1, k_eff - pb - pa) if mode in (None, "valid") else 1
-    if mode == "valid":
-        lo = k_eff
+    lo = k_eff if mode == "valid" else max(1, k_eff - pb - pa) if mode is None else 1
     n = draw(st.integers(lo, max(lo, MAX_N)))
     return n, k, s, (pb, pa), d
 
@@ -60,19 +61,19 @@ def _conv_dim(draw, mode: str | None, stride_one: bool):
 # --- valid configurations --------------------------------------------------------------------------
 
 @st.composite
-def conv_size_cases(draw, max_ndim: int = 3, modes: bool = True, torch_compatible: bool = True, ndim=0):
-    """Valid ``conv_output_size`` calls. With ``torch_compatible``, 'same' comes with stride 1 only
-    (PyTorch refuses 'same' for strided convolutions; the reference follows Keras there).
+def conv_size_cases(draw, caps: Capabilities = ALL, torch_compatible: bool = True, ndim=0):
+    """Valid ``conv_output_size`` calls inside ``caps``. With ``torch_compatible``, 'same' comes with
+    stride 1 only (PyTorch refuses 'same' for strided convolutions; the reference follows Keras).
     ``ndim`` fixes the number of spatial dims (None: scalar arguments; 0: drawn)."""
-    ndim = draw(_dims(max_ndim)) if ndim == 0 else ndim
-    mode = draw(st.sampled_from([None, "valid", "same", "full"])) if modes else None
+    ndim = draw(_dims(caps)) if ndim == 0 else ndim
+    mode = draw(st.sampled_from([None, "valid", "same", "full"])) if caps.padding_modes else None
     stride_one = mode == "same" and torch_compatible
-    dims = [draw(_conv_dim(mode, stride_one)) for _ in range(ndim or 1)]
+    dims = [draw(_conv_dim(caps, mode, stride_one)) for _ in range(ndim or 1)]
     scalar = ndim is None
     n, k, s, pads, d = (list(col) for col in zip(*dims))
     if mode is not None:
         padding = mode
-    elif all(pb == pa for pb, pa in pads) and draw(st.booleans()):
+    elif all(pb == pa for pb, pa in pads) and (not caps.asymmetric_padding or draw(st.booleans())):
         padding = _pack([pb for pb, _ in pads], scalar)
     else:
         padding = pads[0] if scalar else tuple(pads)
@@ -82,17 +83,17 @@ def conv_size_cases(draw, max_ndim: int = 3, modes: bool = True, torch_compatibl
 
 
 @st.composite
-def pool_size_cases(draw, max_ndim: int = 3, kind: str | None = None):
+def pool_size_cases(draw, caps: Capabilities = ALL, kind: str | None = None):
     """Valid ``pool_output_size`` calls: padding ≤ kernel//2, output ≥ 1, ceil mode either way.
     ``kind`` 'avg' draws no dilation (torch's AvgPool has none)."""
     kind = kind or draw(st.sampled_from(["max", "avg"]))
-    ndim = draw(_dims(max_ndim))
+    ndim = draw(_dims(caps))
     scalar = ndim is None
     n, k, s, p, d = [], [], [], [], []
     for _ in range(ndim or 1):
         k_i = draw(st.integers(1, 5))
-        d_i = 1 if kind == "avg" else draw(st.integers(1, 3))
-        p_i = draw(st.integers(0, k_i // 2))
+        d_i = draw(st.integers(1, 3)) if kind == "max" and caps.dilation else 1
+        p_i = draw(st.integers(0, k_i // 2)) if caps.pool_padding else 0
         k_eff = d_i * (k_i - 1) + 1
         # torch's AvgPool3d alone also wants the unpadded input to hold the kernel
         lo = k_i if kind == "avg" and ndim == 3 else max(1, k_eff - 2 * p_i)
@@ -101,18 +102,19 @@ def pool_size_cases(draw, max_ndim: int = 3, kind: str | None = None):
         s.append(draw(st.integers(1, 4)))
     stride = None if draw(st.booleans()) else _pack(s, scalar)
     options = dict(n=_pack(n, scalar), kernel=_pack(k, scalar), stride=stride, padding=_pack(p, scalar),
-                   dilation=_pack(d, scalar), ceil_mode=draw(st.booleans()))
+                   dilation=_pack(d, scalar), ceil_mode=draw(st.booleans()) if caps.ceil_mode else False)
     return Case("pool_output_size", (), options, notes=f"{kind} pooling")
 
 
 @st.composite
-def conv_transpose_size_cases(draw, max_ndim: int = 3):
+def conv_transpose_size_cases(draw, caps: Capabilities = ALL):
     """Valid ``conv_transpose_output_size`` calls: output_padding < max(stride, dilation), output ≥ 1."""
-    ndim = draw(_dims(max_ndim))
+    ndim = draw(_dims(caps))
     scalar = ndim is None
     cols = {name: [] for name in ("n", "kernel", "stride", "padding", "output_padding", "dilation")}
     for _ in range(ndim or 1):
-        k, s, d = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        k, s = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+        d = draw(st.integers(1, 3)) if caps.dilation else 1
         op = draw(st.integers(0, max(s, d) - 1))
         n = draw(st.integers(1, 12))
         full = (n - 1) * s + d * (k - 1) + op + 1  # output with no padding; padding must leave ≥ 1
@@ -123,34 +125,38 @@ def conv_transpose_size_cases(draw, max_ndim: int = 3):
 
 
 @st.composite
-def conv_params_cases(draw, transpose: bool = False):
+def conv_params_cases(draw, caps: Capabilities = ALL, transpose: bool = False):
     """Valid ``conv_params`` / ``conv_transpose_params`` calls, grouped and depthwise included."""
-    groups = draw(st.integers(1, 4))
+    groups = draw(st.integers(1, 4)) if caps.groups else 1
     in_channels = groups * draw(st.integers(1, 4))
     out_channels = groups * draw(st.integers(1, 4))
-    ndim = draw(st.integers(1, 3))
+    ndim = draw(st.sampled_from(caps.ndims))
     kernel = tuple(draw(st.integers(1, 5)) for _ in range(ndim))
     op = "conv_transpose_params" if transpose else "conv_params"
-    return Case(op, (), dict(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel,
-                             bias=draw(st.booleans()), groups=groups))
+    options = dict(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel, bias=draw(st.booleans()))
+    if caps.groups:
+        options["groups"] = groups
+    return Case(op, (), options)
 
 
 @st.composite
-def dense_params_cases(draw):
+def dense_params_cases(draw, caps: Capabilities = ALL):
     return Case("dense_params", (), dict(in_features=draw(st.integers(1, 300)),
                                          out_features=draw(st.integers(1, 300)), bias=draw(st.booleans())))
 
 
 @st.composite
-def receptive_field_cases(draw):
-    layers = draw(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 3), st.integers(1, 2)), min_size=1, max_size=4))
+def receptive_field_cases(draw, caps: Capabilities = ALL):
+    dilation = st.integers(1, 2) if caps.dilation else st.just(1)
+    layers = draw(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 3), dilation), min_size=1, max_size=4))
     return Case("receptive_field", (), dict(layers=layers))
 
 
 @st.composite
-def conv_macs_cases(draw):
-    o = draw(conv_size_cases(modes=False, ndim=draw(st.integers(1, 2)))).options
-    groups = draw(st.integers(1, 3))
+def conv_macs_cases(draw, caps: Capabilities = ALL):
+    caps = caps.narrowed(padding_modes=False, asymmetric_padding=False, per_dim_args=True)
+    o = draw(conv_size_cases(caps, ndim=draw(st.sampled_from([d for d in caps.ndims if d < 3] or [1])))).options
+    groups = draw(st.integers(1, 3)) if caps.groups else 1
     return Case("conv_macs", (), dict(
         in_channels=groups * draw(st.integers(1, 3)), out_channels=groups * draw(st.integers(1, 3)),
         kernel_size=o["kernel"], input_size=o["n"], stride=o["stride"], padding=o["padding"],
@@ -158,22 +164,24 @@ def conv_macs_cases(draw):
 
 
 _VALID = {
-    "conv_output_size": lambda: conv_size_cases(),
-    "pool_output_size": lambda: pool_size_cases(),
-    "conv_transpose_output_size": lambda: conv_transpose_size_cases(),
-    "conv_params": lambda: conv_params_cases(),
-    "conv_transpose_params": lambda: conv_params_cases(transpose=True),
-    "dense_params": lambda: dense_params_cases(),
-    "receptive_field": lambda: receptive_field_cases(),
-    "conv_macs": lambda: conv_macs_cases(),
+    "conv_output_size": conv_size_cases,
+    "pool_output_size": pool_size_cases,
+    "conv_transpose_output_size": conv_transpose_size_cases,
+    "conv_params": conv_params_cases,
+    "conv_transpose_params": lambda caps: conv_params_cases(caps, transpose=True),
+    "dense_params": dense_params_cases,
+    "receptive_field": receptive_field_cases,
+    "conv_macs": conv_macs_cases,
 }
 
 
-def valid_cases(op: str):
-    """A strategy of valid calls of the arithmetic function ``op``."""
+def valid_cases(op: str, capabilities: Capabilities | None = None):
+    """A strategy of valid calls of the arithmetic function ``op``, inside ``capabilities`` (default:
+    everything the reference supports; e.g. ``per_dim_args=False`` draws plain ints only,
+    ``padding_modes=False`` no 'same'/'valid'/'full', ``dilation=False`` dilation 1)."""
     if op not in _VALID:
         raise ValueError(f"no valid-case strategy for {op!r}; known: {sorted(_VALID)}")
-    return _VALID[op]()
+    return _VALID[op](capabilities or ALL)
 
 
 # --- invalid configurations: one mistake each -------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from hypothesis.errors import HypothesisException
 
 from .capabilities import Capabilities
 from .cases import Case
@@ -87,6 +88,8 @@ def call_impl(ctx: Context, case: Case) -> dict:
     before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     try:
         result = fn(*args, **case.options)
+    except HypothesisException:  # an adapter may discard an example it cannot express (reject())
+        raise
     except Exception as exc:  # the implementation's failure, whatever it is, is a failed check
         raise CheckFailure(f"{op} raised {type(exc).__name__}: {exc} [{call_repr(case)}]",
                            hint="the configuration is valid for the reference and for torch; "

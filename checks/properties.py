@@ -459,7 +459,7 @@ def _arithmetic_specs() -> list[CheckSpec]:
             arithmetic.valid_cases(op)
         except ValueError:
             continue  # no strategy for this op yet
-        strat = lambda ctx, op=op: arithmetic.valid_cases(op)  # noqa: E731
+        strat = lambda ctx, op=op: arithmetic.valid_cases(op, ctx.capabilities)  # noqa: E731
         specs.append(CheckSpec(f"{op}.matches_reference", op, "matches_reference", (op,),
                                f"{op} equals the reference", "differential", None, _arith_against("reference"),
                                strat))

@@ -386,7 +386,7 @@ def cases(op: str, capabilities: Capabilities = Capabilities(), dtype: str = "fl
     for conv ops (e.g. ``padding='zero'``).
     """
     if op in arithmetic.ARITHMETIC_OPS:
-        return arithmetic.valid_cases(op)
+        return arithmetic.valid_cases(op, capabilities)
     if op in ("softmax_cross_entropy", "binary_cross_entropy"):
         return _loss_cases(op, capabilities, dtype)
     if op not in OPS:

@@ -243,3 +243,31 @@ def test_run_autograder_reports_a_grader_failure_instead_of_nothing(tmp_path):
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, timeout=60)
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0 and "could not grade" in results["output"]
+
+
+# --- other assignments and the notebooks' self-check -------------------------------------------------------
+
+def test_arithmetic_assignment_grades_reference_convention_functions():
+    folder = Path(__file__).parent / "submissions" / "arithmetic"
+    correct = grade(folder / "correct.py", "arithmetic", max_examples=examples(30))
+    assert correct.score == 100, [t.output[:300] for t in correct.tests if t.status != "passed"]
+    mutant = grade(folder / "conv_params_ignores_groups.py", "arithmetic", max_examples=examples(30))
+    assert [n for n, (s, m) in mutant.function_scores().items() if s != m] == ["conv_params"]
+    test = next(t for t in mutant.tests if t.function == "conv_params")
+    assert "groups=" in test.output and "conv_params(" in test.output
+
+
+def test_self_check_grades_functions_given_as_objects_in_the_worker():
+    import importlib.util
+
+    from convcheck.assignments.worker import self_check
+
+    spec = importlib.util.spec_from_file_location("student_layers", SOLUTION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    functions = {name: getattr(module, name) for name in ("relu_forward", "relu_backward")}
+    report = self_check(functions, "layers")
+    scores = report.function_scores()
+    assert scores["relu_forward"] == (5, 5) and scores["relu_backward"] == (5, 5)
+    assert scores["conv_forward_naive"][0] == 0  # not given: "not defined", not a crash
+    assert self_check(SOLUTION, "layers").score == 100

@@ -94,17 +94,17 @@ def test_failures_show_the_shrunk_case_expected_and_received_and_a_hint(graded):
                   "Received dx", "pad:-pad"):
         assert words in out, f"{words!r} missing from:\n{out}"
     stale = reports["mutants__conv_backward_stale_cache"]
-    test = next(t for t in stale["tests"] if t["check"] == "grader.fresh_cache")
+    test = next(t for t in stale["tests"] if t["name"] == "conv_backward_naive: uses the cache of its own forward call")
     assert test["status"] == "failed" and "LAST forward" in test["output"]
     flipped = reports["mutants__conv_forward_flipped_kernel"]
     test = next(t for t in flipped["tests"] if t["check"] == "conv_forward.matches_torch")
-    assert "kernel flipped" in test["output"]
+    assert "flipped" in test["output"]
     overwrite = reports["mutants__pool_backward_overwrite"]
     assert any("added (+=)" in t["output"] for t in overwrite["tests"] if t["status"] == "failed")
     py2 = reports["mutants__pool_backward_py2_division"]
     assert any("use //" in t["output"] for t in py2["tests"] if t["status"] == "failed")
     mutates = reports["mutants__relu_forward_mutates_x"]
-    test = next(t for t in mutates["tests"] if t["check"] == "grader.no_input_mutation")
+    test = next(t for t in mutates["tests"] if t["name"] == "relu_forward: x is not modified")
     assert test["status"] == "failed" and "modified its input x" in test["output"]
 
 

@@ -161,3 +161,18 @@ def test_effective_kernel_is_the_smallest_input_with_one_output(k, d):
     if k_eff > 1:
         assert arithmetic.torch_rejects(arithmetic.Case("conv_output_size", (), dict(
             n=k_eff - 1, kernel=k, stride=1, padding=0, dilation=d)))
+
+
+@given(data=st.data())
+def test_arithmetic_cases_stay_inside_declared_capabilities(data):
+    """A student told "plain ints, no modes, no dilation" is never handed anything else."""
+    from convcheck.checks.capabilities import CS231N
+
+    for op in ("conv_output_size", "pool_output_size", "conv_transpose_output_size"):
+        case = data.draw(arithmetic.valid_cases(op, CS231N), label=op)
+        for name, value in case.options.items():
+            assert value is None or type(value) in (int, bool), f"{name}={value!r} [{case.call_signature()}]"
+        assert case.options.get("dilation", 1) == 1
+        assert case.options.get("ceil_mode", False) is False
+        if op == "pool_output_size":
+            assert case.options["padding"] == 0
