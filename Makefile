@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench conformance install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,plot]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# the conformance suite on torch's own ops, as a third party would run it on theirs
+conformance: $(STAMP)
+	$(BIN)/python -m pytest --convcheck-impl=convcheck.checks.adapters.torch --convcheck-only -n $(JOBS) -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info
