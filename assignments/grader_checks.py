@@ -236,3 +236,12 @@ def rectangular_windows(assignment: Assignment, fspec: FunctionSpec, runner, bre
 
     return run_property(window_cases(op, assignment.capabilities.exact_division), prop,
                         max_examples=max_examples, seed=seed)
+
+
+# --- the model assignment (model_checks.py): a spec text, stated shapes and counts, a small ConvNet -----------
+# Imported last: model_checks reaches back into this module for run_property and compare at call time.
+from .model_checks import (  # noqa: E402
+    model_params_conv, model_params_dense, model_shapes_conv, model_shapes_dense, model_spec_matches,
+    model_spec_parses, small_convnet_db1, small_convnet_db2, small_convnet_dw1, small_convnet_dw2,
+    small_convnet_loss,
+)

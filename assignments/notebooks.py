@@ -110,7 +110,6 @@ def build_notebook(name: str):
             f"Run the self-check of {', '.join(f'`{n}`' for n in names)} (it grades them as the grader "
             f"will, on a small budget):"))
         cells.append(_code(nbf, f"self_check_cell({spec.name!r}, [{', '.join(names)}])", ["self-check"]))
-    cells += _extra_sections(nbf, spec)
     cells.append(nbf.new_markdown_cell(
         "## Everything together\n\nThe self-check of all the graded functions; full marks here means the "
         f"grader's checks pass on {SELF_CHECK_EXAMPLES} examples each. The grader itself runs "
@@ -150,15 +149,6 @@ Imports the grader does not allow: {', '.join(f'`{m}`' for m in spec.forbidden_i
 | --- | --- |
 {table}
 | **total** | **{_points(spec.max_score)}** |"""
-
-
-def _extra_sections(nbf, spec: Assignment) -> list:
-    """Parts of an assignment that its spec does not grade (yet), self-checked in the notebook."""
-    if spec.name != "model":
-        return []
-    from . import notebooks_model
-
-    return notebooks_model.cells(nbf)
 
 
 # --- the .py variant ---------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
 A ``params`` value names a reference option (``"stride"``), one element of a per-dimension option
 (``"kernel.1"``: element 1 of a tuple, or the int itself), or an option with a fallback for ``None``
 (``"stride|kernel.0"``). Check names starting with ``grader.`` are the grader's own checks
-(``grader.no_input_mutation``, ``grader.fresh_cache``, ``grader.rectangular_windows``); all others must be names of
+(``grader.no_input_mutation``, ``grader.fresh_cache``, ``grader.rectangular_windows``, and the ``model``
+assignment's ``grader.model_*`` and ``grader.small_convnet_*``, which compare with the bundled model named
+by an optional ``[model] reference = "lenet-course"`` table); all others must be names of
 ``convcheck.checks.list_checks()``.
 """
 
@@ -59,6 +61,18 @@ GRADER_CHECKS = {
     "grader.no_input_mutation": "the function leaves its input arrays unchanged",
     "grader.fresh_cache": "backward uses the cache it is given, not state left by the last forward call",
     "grader.rectangular_windows": "a max-pool op is right on rectangular windows that overlap (stride < window)",
+    # the model assignment (model_checks.py); the reference model is the spec's [model] reference
+    "grader.model_spec_parses": "the returned model spec text parses with the builder and has the model's input",
+    "grader.model_spec_matches": "the parsed model's summary equals the reference model's, row by row",
+    "grader.model_shapes_conv": "the stated output shapes of the conv and pool layers are the reference model's",
+    "grader.model_shapes_dense": "the stated output shapes of flatten and the dense layers are the reference model's",
+    "grader.model_params_conv": "the stated parameter counts of the conv and pool layers are the reference model's",
+    "grader.model_params_dense": "the stated parameter counts of flatten and the dense layers are the reference model's",
+    "grader.small_convnet_loss": "the small ConvNet's loss equals the reference composition's",
+    "grader.small_convnet_dw1": "the small ConvNet's dw1 equals the reference composition's",
+    "grader.small_convnet_db1": "the small ConvNet's db1 equals the reference composition's",
+    "grader.small_convnet_dw2": "the small ConvNet's dw2 equals the reference composition's",
+    "grader.small_convnet_db2": "the small ConvNet's db2 equals the reference composition's",
 }
 
 

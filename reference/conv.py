@@ -375,6 +375,18 @@ def _naive_geometry(x, w, b, stride, dilation):
 
 # --- transposed convolution ----------------------------------------------------------------------
 
+def _transpose_geometry(x, w, b, stride, padding, output_padding, dilation, groups):
+    """:func:`_geometry` for a transposed conv, plus its input sizes, padding pairs and output sizes."""
+    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, padding, dilation, groups, transposed=True)
+    ns = x.shape[2:]
+    if isinstance(padding, str):
+        raise ValueError(f"conv_transpose takes integer padding, not a mode string: padding={padding!r}")
+    pads = conv_pads(padding, ns, ks, ss, ds)
+    ops = per_dim("output_padding", output_padding, len(ns), 0)
+    out = conv_transpose_output_size(tuple(ns), tuple(ks), ss, pads, ops, ds)
+    return x, w, b, ss, ds, g, ks, ns, pads, out
+
+
 def conv_transpose_forward(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
     """Transposed convolution: the adjoint of :func:`conv_forward` with the same ``w``, plus a bias.
 
@@ -394,13 +406,8 @@ def conv_transpose_forward(x, w, b=None, stride=1, padding=0, output_padding=0, 
 
     ``padding``: int, per-dim ints or per-dim ``(before, after)`` pairs (no mode strings).
     """
-    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, padding, dilation, groups, transposed=True)
-    ns = x.shape[2:]
-    if isinstance(padding, str):
-        raise ValueError(f"conv_transpose takes integer padding, not a mode string: padding={padding!r}")
-    pads = conv_pads(padding, ns, ks, ss, ds)
-    ops = per_dim("output_padding", output_padding, len(ns), 0)
-    out = conv_transpose_output_size(tuple(ns), tuple(ks), ss, pads, ops, ds)
+    x, w, b, ss, ds, g, ks, ns, pads, out = _transpose_geometry(
+        x, w, b, stride, padding, output_padding, dilation, groups)
     n, c = x.shape[:2]
     f = w.shape[1] * g
     # cols[n, g, (f, κ), i] = Σ_c w[g, c, (f, κ)] · x[n, g, c, i]: one GEMM per (n, group)
@@ -427,13 +434,8 @@ def conv_transpose_backward(dout, x, w, b=None, stride=1, padding=0, output_padd
     ``dx`` is cut to x's size: with ``output_padding ≥ stride`` (allowed when dilation > stride) the
     conv of ``dout`` yields extra trailing positions that correspond to no input.
     """
-    x, w, b, ss, ds, g, ks = _geometry(x, w, b, stride, padding, dilation, groups, transposed=True)
-    ns = x.shape[2:]
-    if isinstance(padding, str):
-        raise ValueError(f"conv_transpose takes integer padding, not a mode string: padding={padding!r}")
-    pads = conv_pads(padding, ns, ks, ss, ds)
-    ops = per_dim("output_padding", output_padding, len(ns), 0)
-    out = conv_transpose_output_size(tuple(ns), tuple(ks), ss, pads, ops, ds)
+    x, w, b, ss, ds, g, ks, ns, pads, out = _transpose_geometry(
+        x, w, b, stride, padding, output_padding, dilation, groups)
     dout = as_float_array(dout, "dout")
     expected = (x.shape[0], w.shape[1] * g, *out)
     if dout.shape != expected:

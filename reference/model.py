@@ -299,15 +299,18 @@ class _Conv(Layer):
     def _options(self):
         return dict(stride=self.strides, padding=self.pads, dilation=self.dilation_rate, groups=self.groups)
 
+    _forward_op = staticmethod(conv.conv_forward)
+    _backward_op = staticmethod(conv.conv_backward)
+
     def forward(self, x, training=False):
-        z = conv.conv_forward(x, self.params["w"], self.params.get("b"), **self._options())
+        z = self._forward_op(x, self.params["w"], self.params.get("b"), **self._options())
         self._cache = (x, z)
         return _act_forward(self.activation, z)
 
     def backward(self, dout):
         x, z = self._cache
         dz = _act_backward(self.activation, dout, z)
-        dx, dw, db = conv.conv_backward(dz, x, self.params["w"], self.params.get("b"), **self._options())
+        dx, dw, db = self._backward_op(dz, x, self.params["w"], self.params.get("b"), **self._options())
         self.grads = {"w": dw}
         if self.use_bias:
             self.grads["b"] = db
@@ -390,19 +393,9 @@ class _ConvTranspose(_Conv):
         return dict(stride=self.strides, padding=self.pads, output_padding=self.output_padding,
                     dilation=self.dilation_rate, groups=self.groups)
 
-    def forward(self, x, training=False):
-        z = conv.conv_transpose_forward(x, self.params["w"], self.params.get("b"), **self._options())
-        self._cache = (x, z)
-        return _act_forward(self.activation, z)
-
-    def backward(self, dout):
-        x, z = self._cache
-        dz = _act_backward(self.activation, dout, z)
-        dx, dw, db = conv.conv_transpose_backward(dz, x, self.params["w"], self.params.get("b"), **self._options())
-        self.grads = {"w": dw}
-        if self.use_bias:
-            self.grads["b"] = db
-        return dx
+    # forward/backward are _Conv's, run with the transposed ops
+    _forward_op = staticmethod(conv.conv_transpose_forward)
+    _backward_op = staticmethod(conv.conv_transpose_backward)
 
 
 class Conv1DTranspose(_ConvTranspose):
