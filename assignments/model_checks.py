@@ -271,15 +271,38 @@ def _render(fspec, case, name, received, expected) -> str:
     return "\n".join(lines)
 
 
-def _hint(name, received, expected, n) -> str | None:
+def _whole_window_gradients(x, y, w1, b1, w2, b2):
+    """The mistake re-enacted: (dw1, db1) when the max-pool's backward sends each window's gradient
+    to all of its elements instead of to its maximum only."""
+    from convcheck.reference import conv, layers, pool
+
+    z1 = conv.conv_forward(x, w1, b1, stride=1, padding=1)
+    a1 = layers.relu_forward(z1)
+    p1 = pool.max_pool_forward(a1, 2)
+    _loss, dz2 = layers.softmax_cross_entropy(layers.dense_forward(layers.flatten_forward(p1), w2, b2), y)
+    dp1 = (dz2 @ w2.T).reshape(p1.shape)
+    da1 = np.zeros_like(a1)
+    ho, wo = p1.shape[2], p1.shape[3]
+    da1[:, :, :2 * ho, :2 * wo] = np.repeat(np.repeat(dp1, 2, axis=2), 2, axis=3)
+    _dx, dw1, db1 = conv.conv_backward(layers.relu_backward(da1, z1), x, w1, b1, stride=1, padding=1)
+    return {"dw1": dw1, "db1": db1}
+
+
+def _hint(name, received, expected, case) -> str | None:
     """A diagnosis only when the received value equals the re-enacted mistake."""
-    if received is None or n < 2:
+    if received is None:
         return None
+    n = case.inputs[0].shape[0]
     got, want = np.asarray(received, dtype=float), np.asarray(expected, dtype=float)
-    if got.shape == want.shape and np.any(want != 0) and np.allclose(got, want * n, rtol=1e-6, atol=1e-9):
+    if got.shape != want.shape:
+        return None
+    if n > 1 and np.any(want != 0) and np.allclose(got, want * n, rtol=1e-6, atol=1e-9):
         what = "the loss" if name == "loss" else f"{name} (the gradient of the summed loss)"
         return (f"It looks like {what} is summed over the batch instead of averaged: it is exactly N={n} times "
                 "the expected value — divide by N (dz2 = (softmax(z2) − onehot(y)) / N).")
+    if name in ("dw1", "db1") and np.allclose(got, _whole_window_gradients(*case.inputs)[name], rtol=1e-6, atol=1e-9):
+        return ("It looks like the max-pool's backward sends each window's gradient to all of its elements: "
+                "only the window's maximum (where the forward took its value from) gets it, the others get 0.")
     return None
 
 
@@ -317,7 +340,7 @@ def _small_convnet_check(index: int):
             return result
         case, got, expected = last[-1]
         text = result.message + "\n" + _render(fspec, case, name, got, expected)
-        hint = _hint(name, got, expected, case.inputs[0].shape[0])
+        hint = _hint(name, got, expected, case)
         text += f"\nHint: {hint}" if hint else ""
         return GraderCheckResult("failed", text, None, result.examples)
 

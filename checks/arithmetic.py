@@ -213,16 +213,18 @@ def invalid_conv_size_cases(draw):
 def invalid_pool_size_cases(draw):
     """``pool_output_size`` calls torch rejects: padding above kernel//2, or an empty output."""
     kind = draw(st.sampled_from(["padding_too_large", "empty_output"]))
-    k = draw(st.integers(1, 6))
+    k = draw(st.integers(1, 9))
     if kind == "padding_too_large":
-        opts = dict(n=draw(st.integers(k, 12)), kernel=k, padding=draw(st.integers(k // 2 + 1, k // 2 + 3)))
+        opts = dict(n=draw(st.integers(k, 30)), kernel=k, padding=draw(st.integers(k // 2 + 1, k // 2 + 5)),
+                    stride=draw(st.integers(1, 4)))
     else:
         p = draw(st.integers(0, k // 2))
         d = draw(st.integers(1, 3))
         k_eff = d * (k - 1) + 1
         if k_eff - 2 * p <= 1:
             k, p, d, k_eff = 3, 0, 1, 3
-        opts = dict(n=draw(st.integers(1, k_eff - 2 * p - 1)), kernel=k, padding=p, dilation=d)
+        opts = dict(n=draw(st.integers(1, k_eff - 2 * p - 1)), kernel=k, padding=p, dilation=d,
+                    stride=draw(st.integers(1, 4)))
     # ceil mode can keep one window that overhangs a too-small input (torch returns size 1 then)
     opts["ceil_mode"] = draw(st.booleans()) if kind == "padding_too_large" else False
     return Case("pool_output_size", (), opts, notes=kind)
@@ -250,13 +252,14 @@ def invalid_conv_params_cases(draw):
     """``conv_params`` calls torch rejects: groups that do not divide the channels. (The reference is
     stricter than torch in one more place: it refuses zero channels, which torch builds as an empty
     module.)"""
-    groups = draw(st.integers(2, 4))
-    in_c = groups * draw(st.integers(1, 3)) + draw(st.integers(1, groups - 1))
-    out_c = groups * draw(st.integers(1, 3))
+    groups = draw(st.integers(2, 6))
+    in_c = groups * draw(st.integers(1, 5)) + draw(st.integers(1, groups - 1))
+    out_c = groups * draw(st.integers(1, 5))
     if draw(st.booleans()):
         in_c, out_c = out_c, in_c
-    return Case("conv_params", (), dict(in_channels=in_c, out_channels=out_c, kernel_size=(3, 3), groups=groups),
-                notes="groups")
+    kernel = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    return Case("conv_params", (), dict(in_channels=in_c, out_channels=out_c, kernel_size=kernel, groups=groups,
+                                        bias=draw(st.booleans())), notes="groups")
 
 
 _INVALID = {
