@@ -382,12 +382,7 @@ class _ConvTranspose(_Conv):
             shapes["b"] = (self.filters,)
         return shapes
 
-    def init(self, rng, dtype):
-        k = prod(self.kernel_size)
-        fan_in, fan_out = self.in_channels // self.groups * k, self.filters // self.groups * k
-        self.params = {"w": _init_kernel(rng, self.param_shapes()["w"], fan_in, fan_out, self.activation, dtype)}
-        if self.use_bias:
-            self.params["b"] = np.zeros(self.filters, dtype)
+    # init is _Conv's: the fans are the same, only param_shapes() orders w differently
 
     def _options(self):
         return dict(stride=self.strides, padding=self.pads, output_padding=self.output_padding,
