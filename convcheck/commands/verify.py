@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         caps = caps.narrowed(layout=args.layout)
 
     def progress(result):
-        if not args.json:
+        if not args.json and result.status != "not provided":  # the report sums those up in one line
             print(f"  {result.status:<12} {result.name}", file=sys.stderr, flush=True)
 
     try:
