@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convcheck.assignments import quiz
-from convcheck.assignments.quiz_bank import Answer, Question
+from convcheck.assignments.quiz.bank import Answer, Question
 
 ALL = list(quiz.TEMPLATES)
 NUMERIC = [t.name for t in quiz.TEMPLATES.values() if t.topic != "concepts"]

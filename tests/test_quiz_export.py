@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from convcheck.assignments import quiz
-from convcheck.assignments.quiz_export import gift_escape
+from convcheck.assignments.quiz.export import gift_escape
 
 QUESTIONS = quiz.variants(3, seed=11)
 

@@ -4,21 +4,37 @@
 >>> check("conv-params:0", "560").status
 'correct'
 
-Templates live in ``quiz_numeric`` (answers computed by ``convcheck.reference``) and
-``quiz_concepts`` (multiple choice); reading answers in ``quiz_answers``; LMS formats in
-``quiz_export``.
+The package: ``bank`` (questions, answers, conventions, the registry), ``numeric`` (templates whose
+answers ``convcheck.reference`` computes), ``concepts`` (multiple choice), ``answers`` (reading and
+marking what a person types), ``export`` (Moodle XML, GIFT, JSON).
 """
 
 from __future__ import annotations
 
+import importlib
 import random
 
-from . import quiz_concepts, quiz_numeric  # noqa: F401  (registers the templates)
-from .quiz_answers import Malformed, Verdict, check_answer, parse_numbers
-from .quiz_bank import TEMPLATES, TOPICS, Answer, Question, Template
-from .quiz_export import FORMATS, export, variants
+from .answers import Malformed, Verdict, check_answer, parse_numbers
+from .bank import DEFAULT_RULES, OTHER_RULES, TEMPLATES, TOPICS, Answer, Question, Rules, Template, register
+from .export import FORMATS, export, variants
 
-__all__ = ["Answer", "Question", "Template", "Verdict", "Malformed", "TEMPLATES", "TOPICS",
+#: The modules whose import registers templates, in the order ``convcheck quiz list`` shows them.
+#: REGISTRATION POINT for more templates: write a module whose builders use
+#: ``@convcheck.assignments.quiz.bank.register(name, topic, summary)`` (builder signature
+#: ``(rng, course, rules) -> Draft``; see ``bank.Rules`` for the conventions a key may read and must
+#: then list in ``Draft.stated``) and add its absolute name here, e.g.
+#: ``"convcheck.assignments.quiz_graph_templates"``. The tests then cover it: IDs rebuild, answers
+#: check, every unstated convention is caught, and exports validate.
+TEMPLATE_MODULES: tuple[str, ...] = (
+    "convcheck.assignments.quiz.numeric",
+    "convcheck.assignments.quiz.concepts",
+)
+
+for _module in TEMPLATE_MODULES:
+    importlib.import_module(_module)
+
+__all__ = ["Answer", "Question", "Template", "Verdict", "Malformed", "TEMPLATES", "TOPICS", "Rules",
+           "DEFAULT_RULES", "OTHER_RULES", "TEMPLATE_MODULES", "register",
            "templates", "question", "check", "sample", "parse_id", "parse_numbers", "select",
            "FORMATS", "export", "variants"]
 
@@ -58,10 +74,10 @@ def parse_id(qid: str) -> tuple[Template, int]:
     return TEMPLATES[name], int(seed)
 
 
-def question(qid: str) -> Question:
-    """Rebuild the question with this ID."""
+def question(qid: str, rules: Rules = DEFAULT_RULES) -> Question:
+    """Rebuild the question with this ID (``rules``: see :class:`~.bank.Rules`; tests only)."""
     template, seed = parse_id(qid)
-    return template.make(seed)
+    return template.make(seed, rules)
 
 
 def check(qid: str | Question, answer: str) -> Verdict:

@@ -10,7 +10,7 @@ import random
 
 from convcheck.reference.params import conv_params
 
-from .quiz_bank import Answer, Draft, register
+from .bank import Answer, Draft, register
 
 # (name, question, right answer, wrong answers, explanation)
 ITEMS = [
@@ -126,7 +126,7 @@ ITEMS = [
 
 
 def _make(name, question, right, wrong, explanation):
-    def build(rng: random.Random, course: bool) -> Draft:
+    def build(rng: random.Random, course: bool, rules) -> Draft:
         choices = [right] + list(wrong)
         if not course:
             rng.shuffle(choices)

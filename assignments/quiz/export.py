@@ -13,7 +13,7 @@ import json
 import random
 import xml.etree.ElementTree as ET
 
-from .quiz_bank import TEMPLATES, Question, Template
+from .bank import TEMPLATES, Question, Template
 
 FORMATS = ("moodle-xml", "gift", "json")
 CATEGORY = "$course$/top/convcheck"
