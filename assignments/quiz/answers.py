@@ -26,10 +26,11 @@ _SEPARATORS = re.compile(r"\s*(?:[x×X*,;]|\s)\s*")
 _BRACKETS = {"(": ")", "[": "]", "{": "}"}
 
 # Units a memory answer may carry, case-sensitive where case carries meaning (B bytes, b bits).
-_BYTE_WORDS = {"B": 1, "byte": 1, "bytes": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9,
+_BYTE_WORDS = {"B": 1, "byte": 1, "bytes": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9,
                "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
-_BIT_WORDS = {"b": 1, "bit": 1, "bits": 1, "kb": 10**3, "Kb": 10**3, "Mb": 10**6, "Gb": 10**9,
-              "Kib": 2**10, "Mib": 2**20, "Gib": 2**30}
+_BIT_WORDS = {"b": 1, "bit": 1, "bits": 1, "kbit": 10**3, "Mbit": 10**6, "Gbit": 10**9, "Mb": 10**6, "Gb": 10**9}
+# KB is 1000 or 1024 bytes depending on who writes it; kb, mb, ... are bytes to some and bits to others.
+_AMBIGUOUS_UNITS = {"KB", "kb", "Kb", "mb", "mB", "gb", "gB", "kib", "mib", "gib", "Kib", "Mib", "Gib", "kiB", "miB", "giB"}
 _PREFIX = {10**3: "10³", 10**6: "10⁶", 10**9: "10⁹", 2**10: "2¹⁰", 2**20: "2²⁰", 2**30: "2³⁰"}
 
 # Words a person may type after a count ("560 parameters"); anything else is not read as a number.
@@ -76,17 +77,18 @@ def _number(token: str) -> Fraction:
     return Fraction(token)
 
 
-def parse_numbers(text: str, *, single: bool = False) -> tuple[Fraction, ...]:
+def parse_numbers(text: str, *, single: bool = False, unit: bool = False) -> tuple[Fraction, ...]:
     """The numbers in ``text``: ``'14'``, ``'14x14'``, ``'(14, 14)'``, ``'14 × 14 × 32'``.
 
     With ``single``, thousands separators are read as such (``'62,006'`` is one number, since
     the question asks for one); otherwise a comma separates sizes. ``'62.006'`` and ``'62 006'``
-    are refused with single: a thousands point or space, or a decimal / two numbers?
+    are refused with single: a thousands point or space, or a decimal / two numbers? With ``unit``
+    (``36.864 kB``) a point is a decimal point.
     """
     body = _strip_brackets(text)
     if not body:
         raise Malformed("the answer is empty")
-    if single and _AMBIGUOUS_POINT.match(body):
+    if single and not unit and _AMBIGUOUS_POINT.match(body):
         raise Malformed(f"{body!r} could be a decimal number or {body.replace('.', '')} with a thousands point; "
                         f"type it without the point ({body.replace('.', '')}) or with commas "
                         f"({body.replace('.', ',')})")
@@ -114,9 +116,9 @@ def _split_unit(text: str) -> tuple[str, int, str, bool]:
         return number, _BYTE_WORDS[unit], unit, False
     if unit in _BIT_WORDS:
         return number, _BIT_WORDS[unit], unit, True
-    if unit.lower() in ("mb", "gb", "kib", "mib", "gib", "kb"):
-        raise Malformed(f"{unit!r} is ambiguous: write B for bytes and b for bits "
-                        "(MB = 10⁶ bytes, MiB = 2²⁰ bytes, Mb = 10⁶ bits)")
+    if unit in _AMBIGUOUS_UNITS:
+        raise Malformed(f"{unit!r} means different sizes to different people: write kB, MB, GB (10³, 10⁶, 10⁹ bytes), "
+                        "KiB, MiB, GiB (2¹⁰, 2²⁰, 2³⁰ bytes), or Mb for megabits")
     raise Malformed(f"unknown unit {unit!r}; use bytes, kB, MB, GB (powers of 10) or KiB, MiB, GiB (powers of 2)")
 
 
@@ -135,7 +137,7 @@ def _unit_words(multiplier: int, unit: str, bits: bool) -> str:
 
 def _read_memory(answer: Answer, text: str) -> tuple[bool, str]:
     number, multiplier, unit, bits = _split_unit(text)
-    numbers = parse_numbers(number, single=True)
+    numbers = parse_numbers(number, single=True, unit=bool(unit))
     if len(numbers) != 1:
         raise Malformed(f"this question asks for one number, got {len(numbers)}")
     value = numbers[0]

@@ -99,8 +99,11 @@ class Answer:
         return f"{float(round(Fraction(self.value, BYTE_UNITS[unit]), decimals)):.{decimals}f} {unit}"
 
     def text(self, choices: tuple[str, ...] = ()) -> str:
-        """The answer without a letter: what an LMS shows, whatever order it puts the options in."""
-        return choices[self.value] if self.kind == "choice" else self.display()
+        """The answer as it may be typed, without a letter (an LMS may put the options in any order)
+        and in the unit the question asks for (``'19.5 MiB'``)."""
+        if self.kind == "choice":
+            return choices[self.value]
+        return self.rounded() if self.rounding else self.display()
 
     def display(self, choices: tuple[str, ...] = ()) -> str:
         """The answer as a person would write it (a choice with its letter in the printed order)."""
