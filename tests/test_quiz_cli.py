@@ -82,7 +82,8 @@ def test_quiz_export_command(tmp_path, capsys):
     assert n == len(quiz.variants(2)) and f"wrote {n} questions" in capsys.readouterr().err
     target = tmp_path / "quiz.json"
     assert main(["quiz", "export", "--format", "json", "--variants", "1", "--topic", "memory", "-o", str(target)]) == 0
-    assert {q["template"] for q in json.loads(target.read_text())["questions"]} == {"activation-memory"}
+    assert {q["template"] for q in json.loads(target.read_text())["questions"]} == {
+        "activation-memory", "activation-memory-batch", "conv-macs"}
 
 
 def test_console_script_reads_piped_stdin():

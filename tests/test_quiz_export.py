@@ -1,4 +1,5 @@
-"""Quiz export: Moodle XML parses and has the right structure, GIFT is escaped, JSON round-trips."""
+"""Quiz export: Moodle XML has the structure Moodle's importer reads, GIFT round-trips through an
+independent reader, JSON round-trips; multiple choice is shuffled per variant and named by text."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from convcheck.assignments import quiz
-from convcheck.assignments.quiz.export import gift_escape
+from convcheck.assignments.quiz.export import _html, gift_escape, numeric_key
+
+from _lms_formats import moodle_xml_problems, parse_gift
 
 QUESTIONS = quiz.variants(3, seed=11)
 
@@ -43,8 +46,7 @@ def test_moodle_xml_is_well_formed_with_the_right_question_types():
             assert kind == "numerical"
             answers = el.findall("answer")
             assert len(answers) == 1 and answers[0].get("fraction") == "100"
-            assert int(answers[0].find("text").text) == q.answer.value
-            assert answers[0].find("tolerance").text == "0"
+            assert (answers[0].find("text").text, answers[0].find("tolerance").text) == numeric_key(q)
         elif q.answer.kind == "shape":
             assert kind == "cloze"
             fields = re.findall(r"\{1:NUMERICAL:=(\d+):0\}", el.find("questiontext/text").text)
@@ -105,7 +107,7 @@ def test_gift_answers():
     for q in QUESTIONS:
         block = gift[q.id]
         if q.answer.kind == "int":
-            assert "{#" + str(q.answer.value) + ":0####" in block
+            assert "{#%s:%s####" % numeric_key(q) in block
         elif q.answer.kind == "shape":
             assert "=" + "x".join(map(str, q.answer.value)) in block or q.answer.channels_required
         else:
@@ -117,9 +119,52 @@ def test_json_round_trips():
     assert data["generator"] == "convcheck" and len(data["questions"]) == len(QUESTIONS)
     for item, q in zip(data["questions"], QUESTIONS):
         assert quiz.question(item["id"]).answer == q.answer
-        assert quiz.check(item["id"], item["answer_text"].split(")")[0] if q.is_choice else item["answer_text"]).correct
+        assert quiz.check(item["id"], item["answer_text"]).correct, (item["id"], item["answer_text"])
 
 
 def test_unknown_format_raises():
     with pytest.raises(ValueError, match="format"):
         quiz.export(QUESTIONS, "docx")
+
+
+def test_moodle_xml_has_the_structure_moodle_imports():
+    assert moodle_xml_problems(quiz.export(QUESTIONS, "moodle-xml")) == []
+    broken = quiz.export(QUESTIONS, "moodle-xml").replace("<tolerance>0</tolerance>", "<tolerance>x</tolerance>", 1)
+    assert moodle_xml_problems(broken)                      # the validator can fail
+    assert moodle_xml_problems(quiz.export(QUESTIONS, "moodle-xml").replace(":NUMERICAL:=", ":NUMERICAL:", 1))
+
+
+def test_gift_round_trips_through_an_independent_reader():
+    parsed = parse_gift(quiz.export(QUESTIONS, "gift"))
+    assert [p["title"] for p in parsed] == [q.id for q in QUESTIONS]
+    for p, q in zip(parsed, QUESTIONS):
+        assert p["format"] == "html" and p["text"] == _html(q.text), q.id
+        assert p["category"] == f"$course$/top/convcheck/{q.topic}"
+        assert p["feedback"].startswith("<p>Answer: ") and q.explanation.split("\n")[0][:20] in html.unescape(p["feedback"])
+        if q.answer.kind == "int":
+            value, tolerance = numeric_key(q)
+            assert p["kind"] == "numerical" and (p["value"], p["tolerance"]) == (float(value), float(tolerance))
+        elif q.answer.kind == "shape":
+            assert p["kind"] == "short" and all(m == "=" for m, _ in p["answers"])
+            for _, typed in p["answers"]:          # every spelling GIFT accepts, our checker accepts too
+                assert quiz.check(q, typed).correct, (q.id, typed)
+        else:
+            assert p["kind"] == "choice" and [m for m, _ in p["answers"]].count("=") == 1
+            texts = [html.unescape(re.sub("<[^>]+>", "", a)) for _, a in p["answers"]]
+            assert texts == list(q.choices)
+            assert texts[[m for m, _ in p["answers"]].index("=")] == q.choices[q.answer.value]
+
+
+def test_multiple_choice_is_shuffled_per_variant_and_named_by_text():
+    choice = [q for q in quiz.variants(5, seed=3) if q.is_choice]
+    positions = {q.answer.value for q in choice}
+    assert len(positions) == 4, f"the right option is always at {positions}"    # issue 13: always a)
+    xml_root = ET.fromstring(quiz.export(choice, "moodle-xml").encode("utf-8"))
+    gift = quiz.export(choice, "gift")
+    for q, el in zip(choice, xml_root.findall("question[@type='multichoice']")):
+        assert el.find("shuffleanswers").text == "true"
+        feedback = html.unescape(el.find("generalfeedback/text").text)
+        right = q.choices[q.answer.value]
+        assert f"Answer: {right}" in feedback, q.id
+        assert not re.search(r"(^|[>\s])[a-h]\) ", feedback), f"{q.id}: feedback cites a letter: {feedback}"
+        assert not re.search(r"Answer: [a-h]\)", gift), "GIFT feedback cites a letter"

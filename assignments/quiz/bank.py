@@ -149,6 +149,7 @@ class Question:
             "text": self.text, "choices": list(self.choices),
             "answer": (list(self.answer.value) if isinstance(self.answer.value, tuple) else self.answer.value),
             "channels": self.answer.channels, "answer_text": self.answer.text(self.choices),
+            "unit": self.answer.unit, "rounding": list(self.answer.rounding) if self.answer.rounding else None,
             "explanation": self.explanation, "data": self.data,
         }
 

@@ -1,9 +1,11 @@
 """Quiz variants in the formats learning platforms import: Moodle XML, GIFT, and plain JSON.
 
-Moodle XML: integer answers are ``numerical`` questions with tolerance 0; height × width answers are
-``cloze`` questions with one NUMERICAL field (tolerance 0) per size; conceptual items are
-``multichoice`` with one right answer. GIFT has no cloze, so sizes become short-answer questions
-listing the usual spellings (``14x14``, ``14 × 14``, ``(14, 14)``...).
+Moodle XML: integer answers are ``numerical`` questions with tolerance 0 (a memory answer asked "in
+MiB, to one decimal" has the rounded value and a tolerance of half the last decimal); height × width
+answers are ``cloze`` questions with one NUMERICAL field (tolerance 0) per size; multiple-choice items
+are ``multichoice`` with one right answer and shuffled options. GIFT has no cloze, so sizes become
+short-answer questions listing the usual spellings (``14x14``, ``14 × 14``, ``(14, 14)``...), channels
+last. Feedback names the right option by its text: an LMS letters options in its own order.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ CATEGORY = "$course$/top/convcheck"
 
 def variants(n: int, seed: int = 0, templates: list[Template] | None = None) -> list[Question]:
     """``n`` variants of every numeric template (distinct seeds drawn from ``seed``) and one of every
-    conceptual item (their variants differ only in the order of the choices)."""
+    conceptual item (their variants differ only in the order of the choices), each with its options
+    in a drawn order, so the right one is anywhere."""
     if n < 1:
         raise ValueError(f"the number of variants must be positive, got {n}")
     rng = random.Random(f"export:{seed}")
     out = []
     for template in templates if templates is not None else TEMPLATES.values():
         if template.topic == "concepts":
-            out.append(template.make(0))
+            out.append(template.make(rng.randrange(1, 10_000)))
         else:
             out += [template.make(s) for s in sorted(rng.sample(range(1, 10_000), n))]
     return out
@@ -51,9 +54,17 @@ def _html(text: str) -> str:
 
 
 def _explanation_html(q: Question) -> str:
-    answer = html.escape(q.answer.display(q.choices), quote=False)
+    answer = html.escape(q.answer.display() if not q.is_choice else q.answer.text(q.choices), quote=False)
     body = "<br>".join(html.escape(line, quote=False) for line in q.explanation.split("\n"))
     return f"<p>Answer: {answer}</p><p>{body}</p>"
+
+
+def numeric_key(q: Question) -> tuple[str, str]:
+    """(value, tolerance) of a one-number answer as an LMS takes it: exact, or rounded as asked."""
+    if q.answer.rounding:
+        unit, decimals = q.answer.rounding
+        return q.answer.rounded().split()[0], f"{0.5 * 10 ** -decimals:g}"
+    return str(q.answer.value), "0"
 
 
 # --- Moodle XML ----------------------------------------------------------------------------------
@@ -80,10 +91,11 @@ def _moodle_question(q: Question) -> ET.Element:
     if kind == "int":
         el = ET.Element("question", {"type": "numerical"})
         _common(el, q, _html(q.text))
+        value, tolerance = numeric_key(q)
         answer = ET.SubElement(el, "answer", {"fraction": "100", "format": "moodle_auto_format"})
-        ET.SubElement(answer, "text").text = str(q.answer.value)
+        ET.SubElement(answer, "text").text = value
         _text(answer, "feedback", "<p>Correct.</p>")
-        ET.SubElement(answer, "tolerance").text = "0"
+        ET.SubElement(answer, "tolerance").text = tolerance
         return el
     if kind == "shape":
         el = ET.Element("question", {"type": "cloze"})
@@ -94,8 +106,8 @@ def _moodle_question(q: Question) -> ET.Element:
     el = ET.Element("question", {"type": "multichoice"})
     _common(el, q, _html(q.text))
     ET.SubElement(el, "single").text = "true"
-    # Conceptual items may be shuffled; a stack question's explanation names its letters.
-    ET.SubElement(el, "shuffleanswers").text = "true" if q.topic == "concepts" else "false"
+    # Feedback names options by their text, so Moodle may letter them in any order.
+    ET.SubElement(el, "shuffleanswers").text = "true"
     ET.SubElement(el, "answernumbering").text = "abc"
     for i, choice in enumerate(q.choices):
         right = i == q.answer.value
@@ -143,14 +155,15 @@ def _gift_question(q: Question) -> str:
     feedback = "####" + gift_escape(_explanation_html(q))
     kind = q.answer.kind
     if kind == "int":
-        body = f"{{#{q.answer.value}:0{feedback}}}"
+        value, tolerance = numeric_key(q)
+        body = f"{{#{value}:{tolerance}{feedback}}}"
     elif kind == "shape":
         spatial = list(q.answer.value)
         accepted = [] if q.answer.channels_required else _spellings(spatial)
         if not q.answer.channels_required and len(set(spatial)) == 1:
             accepted.append(str(spatial[0]))
         if q.answer.channels is not None:
-            accepted += _spellings(spatial + [q.answer.channels])
+            accepted += _spellings(spatial + [q.answer.channels])  # channels last, as the question says
         body = "{" + " ".join("=" + gift_escape(a) for a in accepted) + feedback + "}"
     else:
         marks = [("=" if i == q.answer.value else "~") + "[html]" + gift_escape(f"<p>{html.escape(c, quote=False)}</p>")
