@@ -224,6 +224,49 @@ def test_connections_match_torch_jacobian(seed):
     assert dense.weight.numel() == d["dense"], q.id
 
 
+@given(seed=seeds)
+def test_transposed_out_matches_torch(seed):
+    q = quiz.question(f"transposed-out:{seed}")
+    d = q.data
+    cls = torch.nn.ConvTranspose2d if d["ndim"] == 2 else torch.nn.ConvTranspose1d
+    layer = cls(1, 1, d["kernel"], d["stride"], d["padding"], d["output_padding"], dilation=d["dilation"], device=META)
+    y = layer(torch.empty(1, 1, *([d["n"]] * d["ndim"]), device=META))
+    assert tuple(y.shape[2:]) == _answer_tuple(q), f"torch {tuple(y.shape)} vs quiz {q.answer.value} [{q.id}]"
+
+
+@given(seed=seeds)
+def test_conv_macs_matches_torch(seed):
+    """MACs counted from torch: each output value of a conv is one dot product over the weight."""
+    q = quiz.question(f"conv-macs:{seed}")
+    d = q.data
+    h, _, c = d["input"]
+    conv = torch.nn.Conv2d(c, d["filters"], d["kernel"], d["stride"], d["padding"], bias=False, device=META)
+    y = conv(torch.empty(1, c, h, h, device=META))
+    macs = y.numel() * conv.weight[0].numel()
+    assert q.answer.value == (2 * macs if d["flops"] else macs), q.id
+
+
+@given(seed=seeds)
+def test_activation_memory_batch_matches_torch(seed):
+    q = quiz.question(f"activation-memory-batch:{seed}")
+    d = q.data
+    dtype = getattr(torch, d["dtype"])
+    h, _, c = d["input"]
+    conv = torch.nn.Conv2d(c, d["filters"], d["kernel"], d["stride"], d["padding"], device=META, dtype=dtype)
+    y = conv(torch.empty(d["batch"], c, h, h, device=META, dtype=dtype))
+    assert y.numel() * y.element_size() == q.answer.value, q.id
+
+
+@given(seed=seeds)
+def test_separable_params_matches_torch(seed):
+    q = quiz.question(f"separable-params:{seed}")
+    d = q.data
+    c, f, k, bias = d["in_channels"], d["filters"], d["kernel"], d["bias"]
+    block = torch.nn.Sequential(torch.nn.Conv2d(c, c, k, groups=c, bias=bias, device=META),
+                                torch.nn.Conv2d(c, f, 1, bias=bias, device=META))
+    assert sum(p.numel() for p in block.parameters()) == q.answer.value, q.id
+
+
 NUMERIC = [t.name for t in quiz.TEMPLATES.values() if t.topic != "concepts"]
 
 
