@@ -26,8 +26,9 @@ cd "$(dirname "$0")"
 apt-get update -qq >/dev/null 2>&1 || true
 apt-get install -y -qq python3 python3-pip python3-venv >/dev/null 2>&1 || true
 python3 -m venv /opt/convcheck
-# CPU wheels of torch: the grader needs torch as its oracle, never a GPU
-/opt/convcheck/bin/pip install --quiet --extra-index-url https://download.pytorch.org/whl/cpu {install}
+# CPU wheels of torch (about 200 MB; PyPI's default Linux torch is the multi-GB CUDA build): the grader
+# needs torch as its oracle, never a GPU. {pin_note}
+/opt/convcheck/bin/pip install --quiet --extra-index-url https://download.pytorch.org/whl/cpu {constraints}{install}
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -44,6 +45,19 @@ if ! "$CONVCHECK" grade "$ROOT/submission" --assignment "$SOURCE/{spec_file}" \\
         > "$ROOT/results/results.json"
 fi
 """
+
+
+def _setup_sh(install: str, include_source: bool) -> str:
+    """setup.sh installing with the project's constraints (the torch release CI is tested with): the
+    bundled ``constraints.txt``, or, for ``--pip-spec``, the torch version building this bundle."""
+    if include_source:
+        return SETUP_SH.format(install=install, constraints="-c ./convcheck-src/constraints.txt ",
+                               pin_note="Pinned by the project's constraints.txt.")
+    import torch
+
+    version = torch.__version__.split("+")[0]
+    return SETUP_SH.format(install=f"{install} 'torch=={version}'", constraints="",
+                           pin_note=f"Pinned to torch {version}, the version that built this bundle.")
 
 
 def project_root() -> Path | None:
@@ -73,7 +87,7 @@ def build_bundle(assignment: str, output, *, pip_spec: str | None = None) -> Pat
     install = "./convcheck-src" if include_source else (pip_spec or "convcheck")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        _add(zf, "setup.sh", SETUP_SH.format(install=install).encode(), executable=True)
+        _add(zf, "setup.sh", _setup_sh(install, include_source).encode(), executable=True)
         _add(zf, "run_autograder", RUN_AUTOGRADER.format(root="/autograder", spec_file=spec_file).encode(),
              executable=True)
         _add(zf, spec_file, Path(spec.source).read_bytes())

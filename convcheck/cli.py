@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -46,7 +47,24 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that left (`| head`) is noticed here, not at exit
+        return status
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """The reader of our output closed the pipe (``convcheck summary vgg16 --json | head``): stop
+    quietly as a Unix filter does, with 141 (128 + SIGPIPE) as the shell reports it, and point
+    stdout at /dev/null so that the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured in a test)
+        pass
+    return 141
 
 
 if __name__ == "__main__":

@@ -1181,9 +1181,20 @@ One layer per line; '#' starts a comment; sizes are N or NxM; an activation name
   relu | leakyrelu | tanh | sigmoid | softmax | linear      (activation layers)
   batchnorm [momentum M] [eps E]      dropout RATE
   residual ... [shortcut [projection]] ... end     (a residual block: body lines, then optional shortcut lines)
-ACT is one of relu, leakyrelu, tanh, sigmoid, softmax, linear."""
+ACT is one of relu, leakyrelu, tanh, sigmoid, softmax, linear. Options follow the sizes in any order;
+sizes may be written 3x3 or 3×3. Example:
+  input 28x28x1
+  conv 32 3x3 pad same stride 2 relu
+  maxpool 2
+  flatten
+  dense 10 softmax"""
 
 _INT = re.compile(r"^\d+(x\d+)*$")
+
+
+def _sizes_token(token: str) -> str:
+    """``5x5``, ``5X5`` and ``5×5`` (as the quiz and the course print sizes) all read as ``5x5``."""
+    return token.lower().replace("×", "x")
 _ACT_WORDS = {"relu": "relu", "leakyrelu": "leaky_relu", "leaky_relu": "leaky_relu", "tanh": "tanh",
               "sigmoid": "sigmoid", "softmax": "softmax", "linear": "linear"}
 
@@ -1202,14 +1213,17 @@ class _Line:
     def sizes(self, what, ndim=None, allow_zero=False):
         if self.pos >= len(self.tokens):
             raise self.error(f"expected {what} (a number like 5 or 5x5) after {self.tokens[self.pos - 1]!r}")
-        tok = self.tokens[self.pos].lower()
+        tok = _sizes_token(self.tokens[self.pos])
         if not _INT.match(tok):
-            raise self.error(f"expected {what} (a number like 5 or 5x5), got {tok!r}")
+            raise self.error(f"expected {what} (a number like 5 or 5x5), got {self.tokens[self.pos]!r}")
         values = tuple(int(v) for v in tok.split("x"))
         if not allow_zero and 0 in values:
             raise self.error(f"{what} must be positive, got {tok!r}")
         if ndim is not None and len(values) not in (1, ndim):
-            raise self.error(f"{what} needs 1 or {ndim} numbers for a {ndim}-D input, got {tok!r}")
+            wanted = "one number" if ndim == 1 else f"1 or {ndim} numbers"
+            hint = ("; the input line ends with the channel count: 'input 28x28x1' is a 28×28 image with "
+                    "1 channel, 'input 28x28' a signal of length 28 with 28 channels") if len(values) > ndim else ""
+            raise self.error(f"{what} needs {wanted} for a {ndim}-D input, got {tok!r}{hint}")
         self.pos += 1
         return values[0] if len(values) == 1 else values
 
@@ -1245,7 +1259,7 @@ def _pad_value(line: _Line, modes=("valid", "same", "full")):
     if line.pos < len(line.tokens) and line.tokens[line.pos].lower() in modes:
         line.pos += 1
         return line.tokens[line.pos - 1].lower()
-    if line.pos < len(line.tokens) and not _INT.match(line.tokens[line.pos].lower()):
+    if line.pos < len(line.tokens) and not _INT.match(_sizes_token(line.tokens[line.pos])):
         raise line.error(f"expected a padding ({' or '.join(modes)} or a number like 1 or 1x2), "
                          f"got {line.tokens[line.pos]!r}")
     return line.sizes("a padding", allow_zero=True)
@@ -1280,6 +1294,12 @@ def parse_spec(text: str, name: str = "model", source: str = "spec") -> Sequenti
     elif rest:
         raise head.error(f"unexpected {' '.join(head.tokens[head.pos:])!r}; expected nothing or 'channels first'")
     spatial = max(len(dims) - 1, 0)
+    windowed = [ln for ln in lines[1:] if ln.tokens[0].lower() in ("conv", "deconv", "maxpool", "avgpool")]
+    if spatial == 0 and windowed:
+        raise head.error(f"the input {head.tokens[1]!r} has no channel count, which a "
+                         f"{windowed[0].tokens[0].lower()} layer needs: the last size is the channels "
+                         f"(input {dims[0]}x1 is a signal of length {dims[0]} with 1 channel, "
+                         f"input {dims[0]}x{dims[0]}x1 a {dims[0]}×{dims[0]} image with 1 channel)")
 
     stack: list[tuple[list, list | None, _Line]] = []  # open residual blocks: (body, shortcut, line)
     line_of: dict[int, _Line] = {}  # id(layer) -> its line, to place a ModelError in the file

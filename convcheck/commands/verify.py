@@ -12,8 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run every applicable check (differential vs the reference and torch, gradient, metamorphic) "
                     "on MODULE, whose functions have the names and signatures of convcheck.reference "
                     "(conv_forward, conv_backward, max_pool_forward, ...). Missing ops are reported 'not provided'.")
-    p.add_argument("module", metavar="MODULE",
-                   help="importable module (or module:attribute), e.g. convcheck.checks.adapters.torch")
+    p.add_argument("module", metavar="MODULE", nargs="?",
+                   help="importable module (or module:attribute), e.g. convcheck.checks.adapters.torch "
+                        "(not needed with --list)")
     p.add_argument("--ops", nargs="+", metavar="OP", help="only these ops (default: all)")
     p.add_argument("--checks", nargs="+", metavar="CHECK", help="only these checks, e.g. conv_forward.matches_torch")
     p.add_argument("--device", default="cpu", help="torch device of the torch oracle (cpu, cuda)")
@@ -43,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
         for spec in list_checks(args.ops):
             print(f"{spec.name:<50} {spec.kind:<12} {spec.description}")
         return 0
+    if not args.module:
+        print("convcheck verify: name the implementation to verify, e.g. convcheck verify mylib.ops "
+              "(or --list to see the checks)", file=sys.stderr)
+        return 2
     try:
         impl = _load(args.module)
     except (ImportError, AttributeError) as exc:
