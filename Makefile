@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
+# An extra package index for torch. Empty: pip's own configuration (a machine with the CPU wheel cached).
+# On a Linux machine without it, TORCH_INDEX=https://download.pytorch.org/whl/cpu fetches the CPU build
+# (192 MB wheel) instead of PyPI's default CUDA build (several GB with its nvidia-* libraries).
+TORCH_INDEX ?=
 
 .PHONY: demo test bench conformance install clean
 
@@ -12,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,plot]"
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -c constraints.txt -e ".[notebooks,plot]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -128,11 +128,11 @@ def _decimals(text: str) -> int:
 
 
 def _unit_words(multiplier: int, unit: str, bits: bool) -> str:
-    if multiplier == 1:
-        return "bits (8 bits to a byte)" if bits else "bytes"
+    """``'MB is a decimal unit, 10⁶ bytes'``: what the typed unit means."""
+    if bits:
+        return f"{unit} is {_PREFIX[multiplier]} bits, 8 bits to a byte" if multiplier != 1 else "8 bits to a byte"
     kind = "binary" if multiplier in (2**10, 2**20, 2**30) else "decimal"
-    what = "bits" if bits else "bytes"
-    return f"{unit} = {_PREFIX[multiplier]} {what} ({kind})" + (", 8 bits to a byte" if bits else "")
+    return f"{unit} is a {kind} unit, {_PREFIX[multiplier]} bytes"
 
 
 def _read_memory(answer: Answer, text: str) -> tuple[bool, str]:
@@ -150,11 +150,13 @@ def _read_memory(answer: Answer, text: str) -> tuple[bool, str]:
             return True, f"read as {number} {unit}; the exact value is {expected:,} bytes"
         return False, f"read as {number} {unit}; to {decimals} decimal{'s' if decimals != 1 else ''} it is {float(key):.{decimals}f} {unit}"
     if nbytes == expected:
-        return True, "" if multiplier == 1 and not bits else f"read as {number} {_unit_words(multiplier, unit, bits)}: exactly {expected:,} bytes"
+        if multiplier == 1 and not bits:
+            return True, ""
+        return True, f"{number} {unit} is exactly {expected:,} bytes; {_unit_words(multiplier, unit, bits)}"
     shown = f"{float(nbytes):,.0f}" if nbytes.denominator == 1 else f"{float(nbytes):,.3f}"
     note = f"{number} {unit or 'bytes'} is {shown} bytes"
     if multiplier != 1 or bits:
-        note += f" ({_unit_words(multiplier, unit, bits)})"
+        note += f"; {_unit_words(multiplier, unit, bits)}"
     if answer.rounding and unit != answer.rounding[0]:
         asked = answer.rounding[0]
         note += f"; this question asks for {asked} = {_PREFIX[BYTE_UNITS[asked]]} bytes, or the exact bytes"
