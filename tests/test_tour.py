@@ -75,3 +75,24 @@ def test_gradescope_setup_with_a_pip_spec_pins_torch(tmp_path):
     with zipfile.ZipFile(out) as zf:
         setup = zf.read("setup.sh").decode()
     assert f"convcheck==0.1.0 'torch=={torch.__version__.split('+')[0]}'" in setup
+
+
+def _readme_block(command: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index(command + "\n") + len(command) + 1
+    return text[start:text.index("\n```", start)]
+
+
+def test_the_readme_quiz_session_is_what_the_quiz_prints():
+    import io
+
+    from convcheck.assignments import quiz
+    from convcheck.commands.quiz import interactive
+
+    out = io.StringIO()
+    answers = "15\n784.000\n784\nd\n205.5 MB\n"
+    interactive(quiz, n=4, seed=2025, stdin=io.StringIO(answers), stdout=out)
+    readme = _readme_block("$ printf '15\\n784.000\\n784\\nd\\n205.5 MB\\n' | convcheck quiz --n 4 --seed 2025")
+    assert out.getvalue().rstrip("\n") == readme

@@ -429,7 +429,8 @@ def dense_params_q(rng: random.Random, course: bool, rules: Rules) -> Draft:
         units = rng.choice([2, 10, 32, 64, 84, 100, 120, 128, 256, 1000])
         bias = rng.random() < 0.85
     total = dense_params(n_in, units, bias=bias)
-    source = (f"a {_x(fmap)} feature map, flattened," if fmap else f"a vector of {n_in} features")
+    source = (f"a feature map of {_x(fmap)} (height × width × channels), flattened," if fmap
+              else f"a vector of {n_in} features")
     text = (f"{source[0].upper() + source[1:]} feeds a dense layer of {units} units "
             f"{'with' if bias else 'without'} biases. How many learnable parameters does the dense layer have?")
     lines = [f"inputs: {' · '.join(map(str, fmap))} = {n_in}"] if fmap else []
