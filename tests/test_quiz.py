@@ -229,13 +229,20 @@ def test_memory_feedback_explains_prefixes_and_bits():
 ROUNDED = _q(Answer("int", 20430400, unit="bytes", rounding=("MiB", 1)))  # "in MiB, to one decimal"
 
 
-@pytest.mark.parametrize("typed, status", [("19.5 MiB", "correct"), ("19.48 MiB", "correct"), ("20430400", "correct"),
+@pytest.mark.parametrize("typed, status", [("19.5 MiB", "correct"), ("19.48 MiB", "correct"), ("19.5", "correct"),
+                                           ("20430400 B", "correct"), ("20,430,400 bytes", "correct"),
                                            ("19.4 MiB", "wrong"), ("19 MiB", "wrong"), ("20.4 MB", "wrong"),
-                                           ("19.5 MB", "wrong"), ("19.5", "wrong")])
+                                           ("19.5 MB", "wrong"), ("20430400", "wrong"), ("19.5 Mb", "wrong")])
 def test_memory_rounded_to_the_asked_unit(typed, status):
     verdict = quiz.check(ROUNDED, typed)
     assert verdict.status == status, (typed, verdict.message)
     assert ROUNDED.answer.display() == "19.5 MiB (20,430,400 bytes)"
+
+
+def test_rounding_goes_half_up_as_taught():
+    quarter = _q(Answer("int", 2**18, unit="bytes", rounding=("MiB", 1)))        # 0.25 MiB
+    assert quarter.answer.rounded() == "0.3 MiB"                                 # round() would say 0.2
+    assert quiz.check(quarter, "0.3 MiB").correct and quiz.check(quarter, "0.2 MiB").status == "wrong"
 
 
 def test_wrong_unit_for_a_rounded_answer_says_which_unit():

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .bank import BYTE_UNITS, Answer, Question
+from .bank import BYTE_UNITS, Answer, Question, round_half_up
 
 LETTERS = "abcdefgh"
 
@@ -122,11 +122,6 @@ def _split_unit(text: str) -> tuple[str, int, str, bool]:
     raise Malformed(f"unknown unit {unit!r}; use bytes, kB, MB, GB (powers of 10) or KiB, MiB, GiB (powers of 2)")
 
 
-def _decimals(text: str) -> int:
-    match = re.search(r"\.(\d+)", text)
-    return len(match.group(1)) if match else 0
-
-
 def _unit_words(multiplier: int, unit: str, bits: bool) -> str:
     """``'MB is a decimal unit, 10⁶ bytes'``: what the typed unit means."""
     if bits:
@@ -137,6 +132,9 @@ def _unit_words(multiplier: int, unit: str, bits: bool) -> str:
 
 def _read_memory(answer: Answer, text: str) -> tuple[bool, str]:
     number, multiplier, unit, bits = _split_unit(text)
+    if answer.rounding and not unit:  # "Answer in MiB, to 1 decimal": a bare number is in MiB
+        unit = answer.rounding[0]
+        multiplier = BYTE_UNITS[unit]
     numbers = parse_numbers(number, single=True, unit=bool(unit))
     if len(numbers) != 1:
         raise Malformed(f"this question asks for one number, got {len(numbers)}")
@@ -144,9 +142,9 @@ def _read_memory(answer: Answer, text: str) -> tuple[bool, str]:
     nbytes = value * multiplier / (8 if bits else 1)
     expected = answer.value
     if answer.rounding and unit == answer.rounding[0] and not bits:
-        asked, decimals = answer.rounding
-        key = round(Fraction(expected, multiplier), decimals)
-        if round(value, decimals) == key:
+        decimals = answer.rounding[1]
+        key = round_half_up(Fraction(expected, multiplier), decimals)
+        if round_half_up(value, decimals) == key:
             return True, f"read as {number} {unit}; the exact value is {expected:,} bytes"
         return False, f"read as {number} {unit}; to {decimals} decimal{'s' if decimals != 1 else ''} it is {float(key):.{decimals}f} {unit}"
     if nbytes == expected:

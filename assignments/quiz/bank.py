@@ -20,6 +20,14 @@ from typing import Callable
 BYTE_UNITS = {"B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
 
 
+def round_half_up(x: Fraction, decimals: int) -> Fraction:
+    """``x`` rounded to ``decimals`` places, halves away from zero as taught (Python's round() goes
+    to even: round(0.25, 1) is 0.2)."""
+    scale = 10 ** decimals
+    sign = -1 if x < 0 else 1
+    return sign * Fraction(int(abs(x) * scale + Fraction(1, 2)), scale)
+
+
 # --- conventions ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class Answer:
     def rounded(self) -> str:
         """The key in the unit the question asks for, at the asked precision (``'19.5 MiB'``)."""
         unit, decimals = self.rounding
-        return f"{float(round(Fraction(self.value, BYTE_UNITS[unit]), decimals)):.{decimals}f} {unit}"
+        return f"{float(round_half_up(Fraction(self.value, BYTE_UNITS[unit]), decimals)):.{decimals}f} {unit}"
 
     def text(self, choices: tuple[str, ...] = ()) -> str:
         """The answer as it may be typed, without a letter (an LMS may put the options in any order)
