@@ -168,3 +168,17 @@ def test_multiple_choice_is_shuffled_per_variant_and_named_by_text():
         assert f"Answer: {right}" in feedback, q.id
         assert not re.search(r"(^|[>\s])[a-h]\) ", feedback), f"{q.id}: feedback cites a letter: {feedback}"
         assert not re.search(r"Answer: [a-h]\)", gift), "GIFT feedback cites a letter"
+
+
+def test_json_items_have_one_shape():
+    data = json.loads(quiz.export(QUESTIONS, "json"))
+    types = {"id": str, "template": str, "seed": int, "topic": str, "type": str, "text": str, "choices": list,
+             "answer_text": str, "explanation": str, "data": dict}
+    for item in data["questions"]:
+        assert {k: type(item[k]) for k in types} == types, item["id"]
+        assert item["type"] in ("numerical", "shape", "multichoice")
+        if item["type"] == "multichoice":
+            assert 0 <= item["answer"] < len(item["choices"]) and item["answer_text"] == item["choices"][item["answer"]]
+        if item["rounding"]:
+            unit, decimals = item["rounding"]
+            assert item["unit"] == "bytes" and item["answer_text"].endswith(" " + unit)
