@@ -96,3 +96,9 @@ def test_the_readme_quiz_session_is_what_the_quiz_prints():
     interactive(quiz, n=4, seed=2025, stdin=io.StringIO(answers), stdout=out)
     readme = _readme_block("$ printf '15\\n784.000\\n784\\nd\\n205.5 MB\\n' | convcheck quiz --n 4 --seed 2025")
     assert out.getvalue().rstrip("\n") == readme
+
+
+def test_the_readme_export_line_is_what_export_prints(tmp_path, capsys):
+    readme = _readme_block("$ convcheck quiz export --format moodle-xml --variants 5 -o quiz.xml")
+    assert main(["quiz", "export", "--format", "moodle-xml", "--variants", "5", "-o", str(tmp_path / "quiz.xml")]) == 0
+    assert capsys.readouterr().err.strip().replace(str(tmp_path / "quiz.xml"), "quiz.xml") == readme.strip()
