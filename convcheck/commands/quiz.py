@@ -28,7 +28,7 @@ def register(sub) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     c = actions.add_parser("check", help="mark an answer to a question ID")
     c.add_argument("id", help="question ID, e.g. conv-out-2d:1234")
-    c.add_argument("answer", nargs="+", help="the answer as typed, e.g. 14x14 or (14, 14)")
+    c.add_argument("answer", nargs="+", help="the answer as typed, e.g. 14x14, (14, 14), 62,006, 19.5 MiB or c")
     c.add_argument("--json", action="store_true", help="print the verdict as JSON")
     s = actions.add_parser("show", help="print the question with this ID")
     s.add_argument("id", nargs="+")
