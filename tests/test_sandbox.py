@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convcheck.assignments import sandbox as sb_module
-from convcheck.assignments import wire
-from convcheck.assignments.loader import SubmissionFormatError, load_submission_source, strip_magics
-from convcheck.assignments.policy import ImportUse, scan_imports
-from convcheck.assignments.sandbox import (
+from convcheck.assignments.grader import sandbox as sb_module
+from convcheck.assignments.grader.worker import wire
+from convcheck.assignments.grader.loader import SubmissionFormatError, load_submission_source, strip_magics
+from convcheck.assignments.grader.policy import ImportUse, scan_imports
+from convcheck.assignments.grader.sandbox import (
     BadReturn, CallTimeout, ForbiddenImport, Handle, LoadFailed, MemoryLimit, NotDefined, Sandbox,
     StaleHandle, StudentException, WorkerCrashed,
 )

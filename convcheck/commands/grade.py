@@ -35,7 +35,7 @@ def _is_batch(args) -> bool:
 
 
 def run(args) -> int:
-    from convcheck.assignments.spec import SpecError, load_spec
+    from convcheck.assignments.grader.spec import SpecError, load_spec
 
     try:
         load_spec(args.assignment)
@@ -58,7 +58,7 @@ def run(args) -> int:
         color = {"always": True, "never": False}.get(args.color, None if not args.out else False)
         text = report.to_text(color=color)
     if args.out:
-        from convcheck.assignments.batch import write_atomic
+        from convcheck.assignments.grader.batch import write_atomic
 
         write_atomic(Path(args.out), text)
     else:
@@ -67,7 +67,7 @@ def run(args) -> int:
 
 
 def _run_batch(args) -> int:
-    from convcheck.assignments.batch import grade_folder
+    from convcheck.assignments.grader.batch import grade_folder
 
     folder = Path(args.submission)
     if not folder.is_dir():

@@ -54,7 +54,7 @@ from pathlib import Path
 
 from convcheck.checks.capabilities import Capabilities
 
-SPECS_DIR = Path(__file__).parent / "specs"
+SPECS_DIR = Path(__file__).parent.parent / "specs"
 CONVENTIONS = ("cs231n", "reference")
 #: The grader's own checks (not in convcheck.checks): name -> what it verifies.
 GRADER_CHECKS = {

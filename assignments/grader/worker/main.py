@@ -23,7 +23,7 @@ def _load_sibling(name):
 
 
 wire = _load_sibling("wire")
-policy = _load_sibling("policy")
+policy = _load_sibling("imports")
 
 import ast  # noqa: E402  (after the helpers: nothing above may depend on the submission's files)
 import io  # noqa: E402

@@ -38,7 +38,7 @@ def _function_sources(functions) -> str:
 
 def self_check(functions_or_module_path, assignment: str = "layers", budget: str = "small", *, seed=None):
     """Grade a path, a module, a dict of functions or a list of functions in the isolated worker."""
-    from .grader import grade
+    from .grade import grade
     from .loader import from_text
 
     if budget not in BUDGETS:

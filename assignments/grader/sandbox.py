@@ -2,7 +2,7 @@
 
 Usage::
 
-    from convcheck.assignments.sandbox import Sandbox, SubmissionError
+    from convcheck.assignments.grader.sandbox import Sandbox, SubmissionError
 
     with Sandbox("student/layers.py", forbidden_imports=("torch", "scipy.signal", "convcheck"),
                  call_timeout=5.0, memory_mb=1024) as sb:
@@ -93,11 +93,11 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import wire
+from .worker import wire
 from .loader import SubmissionSource, from_text, load_submission_source
 from .policy import ImportUse, scan_imports
 
-WORKER = str(Path(__file__).with_name("_worker_main.py"))
+WORKER = str(Path(__file__).parent / "worker" / "main.py")
 
 __all__ = [
     "Sandbox", "Handle", "LoadResult", "CallResult", "ForbiddenUse", "SubmissionError", "CallTimeout",
