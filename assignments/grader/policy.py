@@ -1,7 +1,8 @@
-"""The import policy of an assignment: a static scan of the source, and the import hook the worker installs.
+"""The import policy of an assignment: a static scan of the source (here) and the worker's hook (worker/imports.py).
 
-A forbidden module is matched with its submodules: forbidding ``scipy.signal`` forbids
-``scipy.signal.windows`` but not ``scipy``; forbidding ``torch`` forbids ``torch.nn``.
+Rules (``worker/imports.py``) allow a list of modules with their submodules and forbid others; a plain
+list of modules means "these are forbidden, the rest allowed". A forbidden module is matched with its
+submodules: forbidding ``scipy.signal`` forbids ``scipy.signal.windows`` but not ``scipy``.
 
 At run time a forbidden import does not fail where it is written. It binds a *poisoned* module whose
 every use raises ``ForbiddenImportError`` naming the module, so only the functions that use it fail
@@ -9,7 +10,6 @@ every use raises ``ForbiddenImportError`` naming the module, so only the functio
 academic-integrity rule, not a security boundary: code in the worker can remove it, so the worker
 also reports forbidden modules that appear in ``sys.modules`` anyway (see ``bypassed``).
 
-This module is loaded by the worker by file path; it imports only the standard library.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from typing import NamedTuple
 
-from .worker.imports import ForbiddenImportError, forbidden_match
+from .worker.imports import ForbiddenImportError, denied, forbidden_match  # noqa: F401 (re-exported)
 
 
 class ImportUse(NamedTuple):
@@ -35,7 +35,8 @@ def scan_imports(source: str, forbidden, filename: str = "<submission>") -> list
     submodule through an allowed import (``import scipy`` … ``scipy.signal.convolve2d``).
     A source that does not parse gives ``[]`` — the loader reports the syntax error itself.
     """
-    forbidden = tuple(forbidden)
+    if not isinstance(forbidden, dict):
+        forbidden = tuple(forbidden)
     if not forbidden:
         return []
     try:
@@ -46,7 +47,7 @@ def scan_imports(source: str, forbidden, filename: str = "<submission>") -> list
     aliases: dict[str, str] = {}  # local name -> module it names, for attribute chains
 
     def report(module, node):
-        if forbidden_match(module, forbidden):
+        if denied(module, forbidden):
             found[(module, node.lineno)] = None
 
     for node in ast.walk(tree):
@@ -62,7 +63,7 @@ def scan_imports(source: str, forbidden, filename: str = "<submission>") -> list
             report(node.module, node)
             for a in node.names:
                 if a.name != "*":
-                    if not forbidden_match(node.module, forbidden):  # else already reported once
+                    if not denied(node.module, forbidden):  # else already reported once
                         report(f"{node.module}.{a.name}", node)
                     aliases[a.asname or a.name] = f"{node.module}.{a.name}"
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
@@ -81,8 +82,8 @@ def scan_imports(source: str, forbidden, filename: str = "<submission>") -> list
                 n = n.value
             if isinstance(n, ast.Name) and n.id in aliases:
                 dotted = ".".join([aliases[n.id], *reversed(parts)])
-                match = forbidden_match(dotted, forbidden)
-                if match and not forbidden_match(aliases[n.id], forbidden):
+                match = denied(dotted, forbidden)
+                if match and not denied(aliases[n.id], forbidden):
                     report(match, node)
     # Dict keys keep the first line per (module, line); sorted by line for the report.
     return sorted((ImportUse(m, line) for m, line in found), key=lambda u: (u.lineno, u.module))
