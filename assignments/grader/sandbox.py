@@ -697,7 +697,7 @@ class Sandbox:
         errors = [*src.errors, *(str(f) for f in forbidden)]
         message = {
             "op": "load", "kind": src.kind, "module": src.module_name, "imports": rules,
-            "root": str(self.env.root),
+            "root": str(self.env.root), "disable": _disabled_layers(),
             "cells": [{"source": c.source, "filename": c.filename, "error": c.error} for c in src.cells],
             "limits": {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds, "file_mb": self.file_mb,
                        "parent_pid": os.getpid()},
@@ -767,6 +767,13 @@ def _cleanup(workers, workdir: Path):
     remove_tree(workdir)
 
 
+def _disabled_layers() -> list[str]:
+    """Layers of confinement left out on purpose: ``CONVCHECK_SANDBOX_DISABLE=chroot,landlock,seccomp,netns``.
+    For the grader's own tests (they show each hostile probe succeeding without its layer) and for
+    diagnosing a machine; a weakened worker is still refused unless weaker sandboxes are allowed."""
+    return [x.strip() for x in os.environ.get("CONVCHECK_SANDBOX_DISABLE", "").split(",") if x.strip()]
+
+
 _cleared: set = set()
 
 
@@ -794,3 +801,27 @@ def disk_use(folder: Path, max_files: int) -> tuple[int, int]:
 
 #: How often (seconds) the disk quota is checked while a call runs.
 WATCH_INTERVAL = 0.25
+
+
+def check_sandbox(out=None) -> int:
+    """``convcheck grade --check-sandbox``: start one worker, print what it could apply, promise by promise.
+    Returns 0 when grading is allowed, 2 when a required promise cannot be kept here."""
+    out = out or sys.stdout
+    with Sandbox.from_source("def ready():\n    return True\n", allow_weaker=True) as sb:
+        ok = sb.call("ready").value is True
+        applied = dict(sb.confinement)
+    print(f"worker environment: {sb.env.root} (Python {sys.version.split()[0]}, NumPy {sb.env.numpy_version})",
+          file=out)
+    for key, promise in PROMISES.items():
+        required = " (required)" if key in REQUIRED else ""
+        print(f"  {promise + required:<32} {applied.get(key) or 'NOT CONFINED'}", file=out)
+    for key in ("landlock_error", "seccomp_error"):
+        if applied.get(key):
+            print(f"  ({key.replace('_', ' ')}: {applied[key]})", file=out)
+    missing = missing_protections(applied)
+    if missing or not ok:
+        print(f"grading refused here: the worker's {', '.join(missing)} cannot be confined; pass "
+              "--allow-weaker-sandbox to grade anyway (the reports will say so)", file=out)
+        return 2
+    print("grading allowed: every required promise holds", file=out)
+    return 0

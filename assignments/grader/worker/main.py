@@ -324,7 +324,8 @@ def main():
     channel = Channel(int(sys.argv[1]), int(sys.argv[2]))
     load = channel.recv()
     # Confinement before any submission code runs; what holds is reported before the submission can speak.
-    applied = confinement.confine(load["limits"], load["root"], os.getcwd(), load["limits"]["parent_pid"])
+    applied = confinement.confine(load["limits"], load["root"], os.getcwd(), load["limits"]["parent_pid"],
+                                  load.get("disable", ()))
     channel.send_bytes(wire.encode({"op": "confined", "applied": applied}))
     os.environ["HOME"] = os.environ["TMPDIR"] = os.getcwd()  # the folder as the worker now names it
     forbidden = load["imports"]
