@@ -260,7 +260,11 @@ def self_check_summary(assignment: str, functions, *, final: bool = False) -> Se
         sub = _restricted(spec, names)
     report = self_check(target, sub, budget="small")
     forwards = {f.name: f.forward for f in spec.functions if f.forward}
-    return summarize(report, names, final=final, grader_examples=spec.max_examples, forwards=forwards)
+    summary = summarize(report, names, final=final, grader_examples=spec.max_examples, forwards=forwards)
+    if "NOT CONFINED" in report.sandbox:
+        summary.text += ("\n(This machine could not confine the self-check's worker as the grader does — "
+                         "fine for checking your own code; the self-check grades nothing for marks.)")
+    return summary
 
 
 def self_check_cell(assignment: str, functions, *, final: bool = False, file=None) -> None:

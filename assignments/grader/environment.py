@@ -100,7 +100,7 @@ def worker_environment() -> WorkerEnvironment:
 def _describe(root: Path, python: Path, numpy_version: str) -> WorkerEnvironment:
     listed = [Path(line) for line in (root / ".libraries").read_text().splitlines() if line]
     folders = sorted({str(_inside(root, p.parent)) for p in listed})
-    return WorkerEnvironment(root=root, python=_inside(root, python), site=root / "site-packages",
+    return WorkerEnvironment(root=root, python=Path((root / ".python").read_text()), site=root / "site-packages",
                              worker=root / "worker" / "main.py", libraries=tuple(folders),
                              numpy_version=numpy_version)
 
@@ -116,9 +116,15 @@ def _build(root: Path, python: Path, numpy_dir: Path):
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(mode=0o755)
-        stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
-        _copy_file(python, _inside(tmp, python))
-        shutil.copytree(stdlib, _inside(tmp, stdlib), ignore=_skip_stdlib, symlinks=False)
+        if sys.platform.startswith("linux"):
+            stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+            _copy_file(python, _inside(tmp, python))
+            shutil.copytree(stdlib, _inside(tmp, stdlib), ignore=_skip_stdlib, symlinks=False)
+            (tmp / ".python").write_text(str(_inside(root, python)))
+        else:
+            # No chroot or Landlock to keep a worker in (macOS: a student's self-check): the worker runs the
+            # machine's interpreter, with -S and NumPy alone on its path, and says its reads are not confined.
+            (tmp / ".python").write_text(str(python))
         site = tmp / "site-packages"
         site.mkdir()
         shutil.copytree(numpy_dir, site / "numpy", ignore=shutil.ignore_patterns("tests", "testing/tests"))
@@ -126,7 +132,7 @@ def _build(root: Path, python: Path, numpy_dir: Path):
         if libs_dir.is_dir():
             shutil.copytree(libs_dir, site / "numpy.libs")
         shutil.copytree(WORKER_CODE, tmp / "worker", ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
-        libraries = _shared_libraries([python, *tmp.rglob("*.so*")])
+        libraries = _shared_libraries([python, *tmp.rglob("*.so*")]) if sys.platform.startswith("linux") else set()
         for lib in libraries:
             target = _inside(tmp, lib)
             if not target.exists():

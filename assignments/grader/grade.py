@@ -298,8 +298,8 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
             raise GraderError(str(exc)) from None
         missing = missing_protections(sandbox.confinement)
         if missing:
-            messages.append(f"graded in a weaker sandbox (allowed by --allow-weaker-sandbox or the spec): the "
-                            f"worker's {', '.join(missing)} could not be confined on this machine")
+            messages.append(f"graded in a weaker sandbox: the worker's {', '.join(missing)} could not be confined "
+                            "on this machine (allowed by --allow-weaker-sandbox, the spec, or a self-check)")
         messages += [str(e) for e in loaded.errors] + [str(n) for n in loaded.notes]
         defined = set(loaded.defined)
         breaker = conventions.Breaker()
