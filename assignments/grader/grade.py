@@ -174,6 +174,16 @@ def _failure_text(assignment, fspec, item: CheckItem, message: str, counterexamp
     return "\n".join(dict.fromkeys(line for line in lines if line))
 
 
+#: The most characters of feedback one test keeps (a shrunk case, expected vs received, a hint fit easily).
+TEST_OUTPUT_LIMIT = 4000
+
+
+def _cut_output(text: str) -> str:
+    if len(text) <= TEST_OUTPUT_LIMIT:
+        return text
+    return text[:TEST_OUTPUT_LIMIT] + f"\n... [{len(text) - TEST_OUTPUT_LIMIT} more characters of feedback not shown]"
+
+
 def _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint) -> str:
     """The feedback, or at least the check's message: a feedback problem must never stop the grading."""
     try:
@@ -229,7 +239,8 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
                     status, message = "failed", (f"could not be checked: {needs} no example reached "
                                                  f"{fspec.name} (see the other tests)")
         passed = status == "passed"
-        output = "" if passed else _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint)
+        output = "" if passed else _cut_output(
+            _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint))
         seconds = time.perf_counter() - t0 + (getattr(r, "seconds", 0.0) if not item.is_grader_check and r else 0.0)
         tests.append(TestResult(
             name=f"{fspec.name}: {item.title}", function=fspec.name, check=item.check, number=f"{number}.{i}",
