@@ -4,7 +4,7 @@
 isolated worker; ``load_spec(name)`` reads an assignment spec (``assignments/specs/*.toml``).
 """
 
-from .spec import Assignment, SpecError, available_specs, load_spec
+from .grader.spec import Assignment, SpecError, available_specs, load_spec
 
 __all__ = ["grade", "GradeReport", "load_spec", "available_specs", "Assignment", "SpecError"]
 
@@ -16,7 +16,7 @@ def __getattr__(name):
 
         return grade
     if name == "GradeReport":
-        from .scoring import GradeReport
+        from .grader.scoring import GradeReport
 
         return GradeReport
     raise AttributeError(name)

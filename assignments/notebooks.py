@@ -17,8 +17,8 @@ import textwrap
 import tomllib
 from pathlib import Path
 
-from .spec import SPECS_DIR, Assignment, FunctionSpec, load_spec
-from .worker import BUDGETS
+from .grader.spec import SPECS_DIR, Assignment, FunctionSpec, load_spec
+from .grader.self_check import BUDGETS
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Seconds per call in a self-check: shorter than the grader's, so a student's infinite loop costs
@@ -248,7 +248,7 @@ def summarize(report, names: list[str] | None = None, final: bool = False, grade
 def self_check_summary(assignment: str, functions, *, final: bool = False) -> SelfCheckSummary:
     """Grade ``functions`` (function objects from a notebook, or a file path) in the isolated worker
     with the worker's "small" budget (``SELF_CHECK_EXAMPLES`` examples per check)."""
-    from .worker import self_check
+    from .grader.self_check import self_check
 
     spec = load_spec(assignment)
     if isinstance(functions, (str, Path)):
@@ -260,7 +260,11 @@ def self_check_summary(assignment: str, functions, *, final: bool = False) -> Se
         sub = _restricted(spec, names)
     report = self_check(target, sub, budget="small")
     forwards = {f.name: f.forward for f in spec.functions if f.forward}
-    return summarize(report, names, final=final, grader_examples=spec.max_examples, forwards=forwards)
+    summary = summarize(report, names, final=final, grader_examples=spec.max_examples, forwards=forwards)
+    if "NOT CONFINED" in report.sandbox:
+        summary.text += ("\n(This machine could not confine the self-check's worker as the grader does — "
+                         "fine for checking your own code; the self-check grades nothing for marks.)")
+    return summary
 
 
 def self_check_cell(assignment: str, functions, *, final: bool = False, file=None) -> None:
@@ -296,12 +300,16 @@ def self_check_file(path, assignment: str) -> int:
 
 # --- solutions and export ---------------------------------------------------------------------------
 
+#: Reference solutions live in the source checkout's ``solutions/`` folder, never in the installed package:
+#: a worker that could read an installed solution could copy it (see the grader's threat model).
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+
+
 def solution_path(name: str) -> Path | None:
-    """The bundled reference solution of an assignment, if there is one (instructors only)."""
-    for candidate in (TEMPLATES / f"{name}_solution.py", Path(__file__).parent / f"{name}_solution.py"):
-        if candidate.exists():
-            return candidate
-    return None
+    """The reference solution of an assignment in the source checkout (instructors only), or None
+    when convcheck runs from an installed wheel, which carries no solutions."""
+    candidate = SOLUTIONS / f"{name}_solution.py"
+    return candidate if candidate.exists() else None
 
 
 def solution_functions(name: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from convcheck.assignments.batch import grade_folder
+from convcheck.assignments.grader.batch import grade_folder
 from convcheck.checks.profiles import examples
 
 CORPUS = Path(__file__).parent / "submissions" / "layers"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convcheck.assignments import conventions
-from convcheck.assignments.spec import SpecError, available_specs, load_spec, parse_spec, unknown_checks
+from convcheck.assignments.grader import conventions
+from convcheck.assignments.grader.spec import SpecError, available_specs, load_spec, parse_spec, unknown_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +126,7 @@ class FakeRunner:
 
 
 def _solution():
-    spec = importlib.util.spec_from_file_location("layers_solution", ROOT / "assignments/layers_solution.py")
+    spec = importlib.util.spec_from_file_location("layers_solution", ROOT / "solutions/layers_solution.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -21,9 +21,9 @@ import torch
 from hypothesis import given
 
 from convcheck.assignments import notebooks
-from convcheck.assignments.batch import grade_folder
-from convcheck.assignments.model_checks import small_convnet_cases, summary_rows, tie_free
-from convcheck.assignments.spec import GRADER_CHECKS, load_spec
+from convcheck.assignments.grader.batch import grade_folder
+from convcheck.assignments.grader.model_checks import small_convnet_cases, summary_rows, tie_free
+from convcheck.assignments.grader.spec import GRADER_CHECKS, load_spec
 from convcheck.checks.profiles import examples
 from convcheck.checks.tolerances import tolerance
 from convcheck.reference.small_convnet import pre_activations, small_convnet_loss
@@ -140,7 +140,7 @@ def test_stubs_report_not_implemented_not_a_crash(graded):
 
 
 def _as_report(d):
-    from convcheck.assignments.scoring import FunctionTotal, GradeReport, TestResult
+    from convcheck.assignments.grader.scoring import FunctionTotal, GradeReport, TestResult
 
     tests = [TestResult(**{k: v for k, v in t.items() if k in TestResult.__dataclass_fields__}) for t in d["tests"]]
     functions = [FunctionTotal(f["name"], f["score"], f["max_score"]) for f in d["functions"]]

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from convcheck.assignments import notebooks
-from convcheck.assignments.spec import load_spec
+from convcheck.assignments.grader.spec import load_spec
 from convcheck.cli import main
 
 ASSIGNMENTS = ["arithmetic", "layers", "model"]

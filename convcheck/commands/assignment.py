@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from convcheck.assignments import notebooks
-    from convcheck.assignments.spec import SpecError, available_specs, load_spec
+    from convcheck.assignments.grader.spec import SpecError, available_specs, load_spec
 
     try:
         if args.action == "export":

@@ -14,13 +14,19 @@ def register(sub) -> None:
         description="Grade SUBMISSION (.py, .ipynb, a folder or a .zip) in an isolated worker. With --jobs, "
                     "--gradebook or --reports, SUBMISSION is a folder with one file or subfolder per student.",
     )
-    p.add_argument("submission", help="a .py, .ipynb, folder or .zip; or a folder of students' submissions")
+    p.add_argument("submission", nargs="?",
+                   help="a .py, .ipynb, folder or .zip; or a folder of students' submissions")
     p.add_argument("--assignment", "-a", default="layers", help="bundled spec name or a .toml path (default: layers)")
     p.add_argument("--format", choices=("text", "json", "gradescope"), default="text")
     p.add_argument("--out", "-o", help="write the report to this file instead of stdout")
     p.add_argument("--seed", type=int, help="override the spec's Hypothesis seed")
     p.add_argument("--examples", type=int, help="override the spec's examples per check")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--check-sandbox", action="store_true",
+                   help="print what this machine enforces on the worker (reads, writes, network, ...) and exit")
+    p.add_argument("--allow-weaker-sandbox", action="store_true",
+                   help="grade even where this machine cannot confine the worker's reads, writes or network "
+                        "(the report says which); refused by default")
     batch = p.add_argument_group("batch (a folder of students)")
     batch.add_argument("--jobs", "-j", type=int, help="grade this many students in parallel")
     batch.add_argument("--gradebook", help="write a CSV gradebook here at the end")
@@ -34,9 +40,27 @@ def _is_batch(args) -> bool:
     return bool(args.jobs or args.gradebook or args.reports or args.regrade or args.shard)
 
 
-def run(args) -> int:
-    from convcheck.assignments.spec import SpecError, load_spec
+def _terminate_cleanly():
+    """SIGTERM/SIGINT end the grader through SystemExit, so every worker is killed and its folder removed."""
+    import signal
 
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def run(args) -> int:
+    from convcheck.assignments.grader.spec import SpecError, load_spec
+
+    _terminate_cleanly()
+    if args.check_sandbox:
+        from convcheck.assignments.grader.sandbox import check_sandbox
+
+        return check_sandbox()
+    if not args.submission:
+        print("convcheck grade: give a SUBMISSION (or --check-sandbox)", file=sys.stderr)
+        return 2
     try:
         load_spec(args.assignment)
     except SpecError as exc:
@@ -49,7 +73,14 @@ def run(args) -> int:
     if not Path(args.submission).exists():
         print(f"convcheck grade: {args.submission}: no such file or folder", file=sys.stderr)
         return 2
-    report = grade(args.submission, args.assignment, seed=args.seed, max_examples=args.examples)
+    from convcheck.assignments.grader import GraderError
+
+    try:
+        report = grade(args.submission, args.assignment, seed=args.seed, max_examples=args.examples,
+                       allow_weaker_sandbox=args.allow_weaker_sandbox)
+    except GraderError as exc:
+        print(f"convcheck grade: {exc}", file=sys.stderr)
+        return 2
     if args.format == "json":
         text = report.to_json()
     elif args.format == "gradescope":
@@ -58,7 +89,7 @@ def run(args) -> int:
         color = {"always": True, "never": False}.get(args.color, None if not args.out else False)
         text = report.to_text(color=color)
     if args.out:
-        from convcheck.assignments.batch import write_atomic
+        from convcheck.assignments.grader.batch import write_atomic
 
         write_atomic(Path(args.out), text)
     else:
@@ -67,7 +98,7 @@ def run(args) -> int:
 
 
 def _run_batch(args) -> int:
-    from convcheck.assignments.batch import grade_folder
+    from convcheck.assignments.grader.batch import grade_folder
 
     folder = Path(args.submission)
     if not folder.is_dir():

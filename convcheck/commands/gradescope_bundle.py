@@ -20,8 +20,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from convcheck.assignments.gradescope import build_bundle
-    from convcheck.assignments.spec import SpecError
+    from convcheck.assignments.grader.gradescope import build_bundle
+    from convcheck.assignments.grader.spec import SpecError
 
     try:
         path = build_bundle(args.assignment, args.output, pip_spec=args.pip_spec)

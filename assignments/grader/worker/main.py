@@ -1,10 +1,11 @@
-"""The worker process that runs one untrusted submission: ``python -s -P _worker_main.py REQUEST_FD REPLY_FD``.
+"""The worker process that runs one untrusted submission: ``python -s -S -P main.py REQUEST_FD REPLY_FD``.
 
-Started only by ``sandbox.Sandbox``. It reads requests from REQUEST_FD and answers on REPLY_FD in the
-format of ``wire.py`` (never on stdout: the student's prints go to a bounded capture). The first request
-loads the submission (limits, import hook, then the code); every later one calls a function.
-It never imports ``convcheck``: its two helpers are loaded by file path, so a submission finds no grader
-code in ``sys.modules``, and the worker holds nothing but the inputs of the current call.
+Started only by ``sandbox.Sandbox``, from the worker's own environment (``environment.py``: an interpreter,
+the standard library, NumPy and this folder — no convcheck, no torch, no solutions). It reads requests
+from REQUEST_FD and answers on REPLY_FD in the format of ``wire.py`` (never on stdout: the student's prints
+go to a bounded capture). The first request loads the submission: the worker confines itself
+(``confine.py``), reports what holds, installs the import hook, then runs the code; every later request
+calls a function. It holds nothing but the inputs of the current call. Standard library and NumPy only.
 """
 
 import os
@@ -23,12 +24,12 @@ def _load_sibling(name):
 
 
 wire = _load_sibling("wire")
-policy = _load_sibling("policy")
+policy = _load_sibling("imports")
+confinement = _load_sibling("confine")
 
 import ast  # noqa: E402  (after the helpers: nothing above may depend on the submission's files)
 import io  # noqa: E402
 import linecache  # noqa: E402
-import resource  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
@@ -97,180 +98,6 @@ class Channel:
             view = view[os.write(self.wfd, view):]
 
 
-# --------------------------------------------------------------------------------------------- limits
-
-def apply_limits(limits):
-    """rlimits first (so nothing the submission does can outgrow them), then drop root's privileges."""
-    mb = 2**20
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb, limits["memory_mb"] * mb))
-    cpu = int(limits["cpu_seconds"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb, limits["file_mb"] * mb))
-    # The limit counts all processes of the user, so 1 refuses every fork and thread of the worker.
-    resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
-    isolation = f"uid {os.getuid()}"
-    if os.geteuid() == 0:
-        isolation = _drop_root()
-    isolation += "; " + _landlock(os.getcwd())
-    _refuse_processes()
-    # Die with the grader even in the middle of a runaway call (set last: a credential change clears it).
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
-    if os.getppid() != limits["parent_pid"]:
-        os._exit(0)
-    return isolation
-
-
-def _drop_root():
-    """As root, become an unprivileged user of our own; returns how far the drop went (for the grader's log).
-
-    The kernel never applies RLIMIT_NPROC to uid 0, and root could raise its limits again, or signal or trace
-    the grader. So the worker takes a uid no other process has (1e9 + its pid: workers graded side by side
-    can't signal each other either; the working directory becomes that uid's) and drops every
-    capability (bounding set too, so an exec cannot regain them). When the interpreter is readable by
-    others, files are accessed as that uid too, so the worker can write only its working directory and
-    world-writable places. When it is not (a Python under /root), the filesystem uid stays 0 — the worker
-    reads what root owns and, lacking CAP_DAC_OVERRIDE, writes only where root's owner bits allow.
-    """
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    PR_CAPBSET_DROP, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, CAP_SETUID = 24, 8, 38, 7
-    for cap in range(64):
-        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # fails past the last capability; harmless
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-
-    def capset(caps):
-        header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
-        data[0].effective = data[0].permitted = caps
-        if libc.capset(ctypes.byref(header), data) != 0:
-            raise OSError(ctypes.get_errno(), "capset failed")
-
-    own_files = _readable_by_others()
-    libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
-    if own_files:
-        os.setgroups([])
-    for uid in (1_000_000_000 + os.getpid(), 65534):
-        try:
-            if own_files:
-                os.setresgid(uid, uid, uid)
-                _chown_tree(os.getcwd(), uid)  # the working directory becomes the worker's; files stay read-only
-            os.setresuid(uid, uid, uid)
-            break
-        except OSError:
-            continue
-    if not own_files:
-        capset(1 << CAP_SETUID)  # just long enough to set the filesystem uid back to 0
-        libc.setfsuid(0)
-        if libc.setfsuid(-1) != 0:
-            raise OSError("could not keep filesystem uid 0")
-    capset(0)
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    return f"uid {os.getuid()}, no capabilities, files as " + ("uid " + str(os.getuid()) if own_files else "root")
-
-
-def _chown_tree(root, uid):
-    for folder, dirs, files in os.walk(root):
-        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-            os.chown(name, uid, uid, follow_symlinks=False)
-
-
-def _readable_by_others():
-    """Whether a user with no rights can still import from the interpreter, numpy and site-packages."""
-    import stat
-    import sysconfig
-
-    paths = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"], sysconfig.get_paths()["purelib"],
-             os.path.dirname(os.path.dirname(np.__file__)), os.path.dirname(os.path.realpath(sys.executable))}
-    for path in paths:
-        path = os.path.realpath(path)
-        if not os.stat(path).st_mode & stat.S_IROTH:
-            return False
-        while True:
-            if not os.stat(path).st_mode & stat.S_IXOTH:
-                return False
-            parent = os.path.dirname(path)
-            if parent == path:
-                break
-            path = parent
-    return True
-
-
-def _landlock(writable_dir):
-    """Linux Landlock (5.13+): writes anywhere but ``writable_dir`` (and /dev/null), every exec, TCP bind and
-    connect, and (6.12+) signals to processes outside the worker are refused by the kernel for this process,
-    whatever its uid. Reads stay allowed: the interpreter must import. Returns a note for the grader's log."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    SYS_CREATE, SYS_ADD_RULE, SYS_RESTRICT = 444, 445, 446  # x86_64 and aarch64 share these numbers
-    abi = libc.syscall(ctypes.c_long(SYS_CREATE), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    if abi < 1:
-        return "no landlock"
-    execute, write_file, truncate, refer = 1 << 0, 1 << 1, 1 << 14, 1 << 13
-    make_and_remove = sum(1 << bit for bit in range(4, 13))  # remove dir/file, make char/dir/reg/sock/fifo/block/sym
-    fs = execute | write_file | make_and_remove | (refer if abi >= 2 else 0) | (truncate if abi >= 3 else 0)
-    net = 0b11 if abi >= 4 else 0  # bind, connect TCP
-    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets, signals
-
-    class RulesetAttr(ctypes.Structure):
-        _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
-
-    class PathBeneath(ctypes.Structure):
-        _pack_ = 1
-        _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-    attr = RulesetAttr(fs, net, scoped)
-    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
-    ruleset = libc.syscall(ctypes.c_long(SYS_CREATE), ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
-    if ruleset < 0:
-        return f"no landlock (errno {ctypes.get_errno()})"
-    try:
-        for path, allowed in ((writable_dir, fs & ~execute), ("/dev/null", write_file | (truncate if abi >= 3 else 0))):
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            try:
-                rule = PathBeneath(allowed, fd)
-                if libc.syscall(ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(1),
-                                ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
-                    raise OSError(ctypes.get_errno(), f"landlock_add_rule({path}) failed")
-            finally:
-                os.close(fd)
-        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS, required to restrict oneself without privileges
-        if libc.syscall(ctypes.c_long(SYS_RESTRICT), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
-            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
-    finally:
-        os.close(ruleset)
-    return f"landlock ABI {abi}: writes only in the working directory, no exec" + (
-        ", no TCP" if net else "") + (", no signals out" if scoped else "")
-
-
-def _refuse_processes():
-    """Second line behind RLIMIT_NPROC: the usual ways of starting a process fail with a clear message."""
-    def refuse(*args, **kwargs):
-        raise PermissionError("starting processes is not allowed in the grader's worker")
-
-    for name in ("fork", "forkpty", "system", "popen", "posix_spawn", "posix_spawnp", "execv", "execve",
-                 "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnv", "spawnve", "spawnl",
-                 "spawnle", "spawnlp", "spawnlpe", "spawnvp", "spawnvpe"):
-        if hasattr(os, name):
-            setattr(os, name, refuse)
-    try:
-        import _posixsubprocess
-
-        _posixsubprocess.fork_exec = refuse
-    except ImportError:
-        pass
-
-
 # --------------------------------------------------------------------------------------------- loading
 
 def run_cells(cells, namespace, kind, forbidden):
@@ -314,15 +141,15 @@ def bind_forbidden(stmt, namespace, forbidden):
         keep = []
         for a in stmt.names:
             bound = a.name if a.asname else a.name.split(".")[0]
-            if policy.forbidden_match(bound, forbidden):
+            if policy.denied(bound, forbidden):
                 namespace[a.asname or bound] = policy.ForbiddenModule(bound)
             else:
                 keep.append(a)
     elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
         keep = []
         for a in stmt.names:
-            whole = policy.forbidden_match(stmt.module, forbidden)
-            if whole or policy.forbidden_match(f"{stmt.module}.{a.name}", forbidden):
+            whole = policy.denied(stmt.module, forbidden)
+            if whole or policy.denied(f"{stmt.module}.{a.name}", forbidden):
                 if a.name != "*":
                     namespace[a.asname or a.name] = policy.Forbidden(stmt.module if whole else f"{stmt.module}.{a.name}")
             else:
@@ -442,8 +269,8 @@ def handle_call(msg, namespace, store, state, capture, filenames, forbidden, max
             chain = chain.__cause__ or chain.__context__
         missing = getattr(e, "name", None) if isinstance(e, ImportError) else None
         if missing:
-            match = policy.forbidden_match(missing, forbidden) or next(
-                (f for f in forbidden if f.startswith(missing + ".")), None)
+            match = policy.denied(missing, forbidden) or next(
+                (f for f in policy.forbidden_list(forbidden) if f.startswith(missing + ".")), None)
             if match:
                 return error_reply(call_id, "forbidden", str(policy.ForbiddenImportError(match)), output,
                                    module=match)
@@ -455,7 +282,7 @@ def handle_call(msg, namespace, store, state, capture, filenames, forbidden, max
     output = capture.take()
     dodged = policy.bypassed(forbidden)
     if dodged:
-        return error_reply(call_id, "forbidden", f"import of {dodged[0]!r} is forbidden in this assignment "
+        return error_reply(call_id, "forbidden", f"import of {dodged[0]!r} is not allowed in this assignment "
                            "(imported around the import hook)", output, module=dodged[0])
     mutated = [label for label, array, before in snapshots
                if array.shape != before.shape or array.dtype != before.dtype or array.tobytes() != before.tobytes()]
@@ -493,27 +320,17 @@ def _kind_of(value):
 
 # --------------------------------------------------------------------------------------------- main
 
-def hide_grader():
-    """An editable install of convcheck puts a finder for it on ``sys.meta_path``; the worker has no use
-    for it, and a submission should find no trace of the grader's package."""
-    def is_grader(obj):
-        module = obj.__module__ if isinstance(obj, type) else type(obj).__module__
-        return "convcheck" in (module or "")
-
-    sys.meta_path[:] = [f for f in sys.meta_path if not is_grader(f)]
-    sys.path_hooks[:] = [h for h in sys.path_hooks if "convcheck" not in (getattr(h, "__module__", "") or "")]
-    sys.path_importer_cache.clear()
-    for name in [m for m in sys.modules if "convcheck" in m]:
-        del sys.modules[name]
-
-
 def main():
-    hide_grader()
     channel = Channel(int(sys.argv[1]), int(sys.argv[2]))
     load = channel.recv()
-    isolation = apply_limits(load["limits"])
-    forbidden = tuple(load["forbidden"])
-    policy.install(forbidden)
+    # Confinement before any submission code runs; what holds is reported before the submission can speak.
+    applied = confinement.confine(load["limits"], load["root"], os.getcwd(), load["limits"]["parent_pid"],
+                                  load.get("disable", ()))
+    channel.send_bytes(wire.encode({"op": "confined", "applied": applied}))
+    os.environ["HOME"] = os.environ["TMPDIR"] = os.getcwd()  # the folder as the worker now names it
+    forbidden = load["imports"]
+    filenames = {c["filename"] for c in load["cells"]}
+    policy.install(forbidden, filenames)
     capture = Capture(load["output_limit"])
     sys.stdout = sys.stderr = capture
     sys.stdin = io.StringIO()
@@ -526,14 +343,13 @@ def main():
     start = time.perf_counter()
     errors = run_cells(load["cells"], namespace, load["kind"], forbidden)
     dodged = policy.bypassed(forbidden)
-    errors += [f"import of {m!r} is forbidden in this assignment (imported around the import hook)" for m in dodged]
+    errors += [f"import of {m!r} is not allowed in this assignment (imported around the import hook)" for m in dodged]
     channel.send_bytes(wire.encode({
         "op": "loaded", "defined": defined_names(namespace), "errors": errors, "output": capture.take(),
-        "seconds": time.perf_counter() - start, "isolation": isolation,
+        "seconds": time.perf_counter() - start,
         "poisoned": sorted(n for n, m in sys.modules.items() if isinstance(m, policy.ForbiddenModule)),
     }))
 
-    filenames = {c["filename"] for c in load["cells"]}
     store, state = {}, {"next_handle": 0}
     max_return = load["max_return_bytes"]
     while True:

@@ -32,6 +32,15 @@ def _referenced_names(node: ast.AST) -> set[str]:
     return names
 
 
+def import_rules(assignment: Assignment, source) -> dict:
+    """The import rules for this submission (worker/imports.py): the spec's lists and its own modules."""
+    from pathlib import PurePosixPath
+
+    local = sorted({PurePosixPath(rel).parts[0].removesuffix(".py") for rel in getattr(source, "files", {})})
+    return {"allowed": list(assignment.allowed_imports), "forbidden": list(assignment.forbidden_imports),
+            "local": local}
+
+
 def forbidden_uses(source, assignment: Assignment) -> tuple[dict[str, str], list[str]]:
     """Functions the static scan finds using a forbidden module: ``{function: reason}``, plus messages.
 
@@ -41,9 +50,7 @@ def forbidden_uses(source, assignment: Assignment) -> tuple[dict[str, str], list
     """
     from .policy import scan_imports
 
-    forbidden = assignment.forbidden_imports
-    if not forbidden:
-        return {}, []
+    forbidden = import_rules(assignment, source)
     functions: dict[str, ast.AST] = {}
     poisoned_names: dict[str, str] = {}   # module-level name -> "torch (line 3)"
     direct: dict[str, str] = {}
@@ -61,8 +68,8 @@ def forbidden_uses(source, assignment: Assignment) -> tuple[dict[str, str], list
             functions[n.name] = n
         for use in uses:
             where = f"{use.module} ({cell.filename}, line {use.lineno})"
-            messages.append(f"uses the forbidden module {where}; this assignment forbids "
-                            f"{', '.join(forbidden)}")
+            messages.append(f"import of {use.module!r} is not allowed in this assignment ({cell.filename}, "
+                            f"line {use.lineno}); it allows {', '.join(assignment.allowed_imports)}")
             owner = next((n for n in tops if n.lineno <= use.lineno <= (n.end_lineno or n.lineno)), None)
             if owner is not None:
                 direct.setdefault(owner.name, where)
@@ -94,7 +101,8 @@ def forbidden_uses(source, assignment: Assignment) -> tuple[dict[str, str], list
                 affected[name] = f"{affected[callee]} through {callee}"
                 changed = True
     graded = {f.name for f in assignment.functions}
-    result = {name: f"uses the forbidden module {why}" for name, why in affected.items() if name in graded}
+    result = {name: f"uses the module {why}, which this assignment does not allow" for name, why in affected.items()
+              if name in graded}
     for f in assignment.functions:
         if f.forward and f.forward in result and f.name not in result:
             result[f.name] = f"needs the cache of {f.forward}, which {result[f.forward]}"
@@ -166,6 +174,16 @@ def _failure_text(assignment, fspec, item: CheckItem, message: str, counterexamp
     return "\n".join(dict.fromkeys(line for line in lines if line))
 
 
+#: The most characters of feedback one test keeps (a shrunk case, expected vs received, a hint fit easily).
+TEST_OUTPUT_LIMIT = 4000
+
+
+def _cut_output(text: str) -> str:
+    if len(text) <= TEST_OUTPUT_LIMIT:
+        return text
+    return text[:TEST_OUTPUT_LIMIT] + f"\n... [{len(text) - TEST_OUTPUT_LIMIT} more characters of feedback not shown]"
+
+
 def _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint) -> str:
     """The feedback, or at least the check's message: a feedback problem must never stop the grading."""
     try:
@@ -221,7 +239,8 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
                     status, message = "failed", (f"could not be checked: {needs} no example reached "
                                                  f"{fspec.name} (see the other tests)")
         passed = status == "passed"
-        output = "" if passed else _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint)
+        output = "" if passed else _cut_output(
+            _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint))
         seconds = time.perf_counter() - t0 + (getattr(r, "seconds", 0.0) if not item.is_grader_check and r else 0.0)
         tests.append(TestResult(
             name=f"{fspec.name}: {item.title}", function=fspec.name, check=item.check, number=f"{number}.{i}",
@@ -240,16 +259,19 @@ def _zero(fspec: FunctionSpec, number: int, reason: str) -> list[TestResult]:
 
 # --- a submission --------------------------------------------------------------------------------
 
-def _open_sandbox(path, assignment: Assignment):
+def _open_sandbox(path, assignment: Assignment, allow_weaker: bool):
     from .sandbox import Sandbox
 
-    return Sandbox(path if not isinstance(path, Path) else str(path), forbidden_imports=assignment.forbidden_imports, call_timeout=assignment.call_timeout,
+    return Sandbox(path if not isinstance(path, Path) else str(path), forbidden_imports=assignment.forbidden_imports,
+                   allowed_imports=assignment.allowed_imports, call_timeout=assignment.call_timeout,
                    memory_mb=assignment.memory_mb, cpu_seconds=int(assignment.cpu_seconds or 600),
-                   prefer=(assignment.name,))
+                   disk_mb=assignment.disk_mb, max_files=assignment.max_files, prefer=(assignment.name,),
+                   allow_weaker=allow_weaker or assignment.allow_weaker_sandbox)
 
 
 def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int | None = None,
-          max_examples: int | None = None, name: str | None = None) -> GradeReport:
+          max_examples: int | None = None, name: str | None = None,
+          allow_weaker_sandbox: bool = False) -> GradeReport:
     """Grade the submission at ``submission_path`` (.py, .ipynb, folder or .zip) against ``assignment``.
 
     ``seed`` and ``max_examples`` override the spec's budget (tests use a small one). ``name`` is how
@@ -269,7 +291,7 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
         label = name or path.name
     start = time.perf_counter()
     try:
-        sandbox = _open_sandbox(path, spec)
+        sandbox = _open_sandbox(path, spec, allow_weaker_sandbox)
     except SubmissionFormatError as exc:
         reason = f"The submission could not be read: {exc}"
         tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
@@ -277,9 +299,18 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
     messages: list[str] = []
     notes: dict[str, str] = {}
     tests: list[TestResult] = []
+    from .sandbox import SandboxTooWeak, missing_protections
+
     try:
         excluded, _scan_messages = forbidden_uses(sandbox.source, spec)
-        loaded = sandbox.load
+        try:
+            loaded = sandbox.load
+        except SandboxTooWeak as exc:
+            raise GraderError(str(exc)) from None
+        missing = missing_protections(sandbox.confinement)
+        if missing:
+            messages.append(f"graded in a weaker sandbox: the worker's {', '.join(missing)} could not be confined "
+                            "on this machine (allowed by --allow-weaker-sandbox, the spec, or a self-check)")
         messages += [str(e) for e in loaded.errors] + [str(n) for n in loaded.notes]
         defined = set(loaded.defined)
         breaker = conventions.Breaker()
@@ -307,9 +338,13 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
         for fname, exc in sorted(breaker.tripped.items()):
             messages.append(f"{fname} was stopped after {grader_checks.describe_error(exc)}; its later calls "
                             "were not made and count as failed")
+    except SandboxTooWeak as exc:  # a restarted worker found weaker than the first: stop, never blame the student
+        raise GraderError(str(exc)) from None
     finally:
         sandbox.close()
-    return _report(spec, label, seed, max_examples, tests, notes, messages, start)
+    report = _report(spec, label, seed, max_examples, tests, notes, messages, start)
+    report.sandbox = sandbox.isolation
+    return report
 
 
 def _report(spec, label, seed, max_examples, tests, notes, messages, start) -> GradeReport:

@@ -37,8 +37,9 @@ def _function_sources(functions) -> str:
 
 
 def self_check(functions_or_module_path, assignment: str = "layers", budget: str = "small", *, seed=None):
-    """Grade a path, a module, a dict of functions or a list of functions in the isolated worker."""
-    from .grader import grade
+    """Grade a path, a module, a dict of functions or a list of functions in the isolated worker (with
+    whatever confinement this machine offers: a self-check grades nothing for marks)."""
+    from .grade import grade
     from .loader import from_text
 
     if budget not in BUDGETS:
@@ -50,9 +51,12 @@ def self_check(functions_or_module_path, assignment: str = "layers", budget: str
         if isinstance(target, types.ModuleType):
             path = getattr(target, "__file__", None)
             if path:
-                return grade(path, assignment, seed=seed, max_examples=BUDGETS[budget])
+                return grade(path, assignment, seed=seed, max_examples=BUDGETS[budget], allow_weaker_sandbox=True)
             target = vars(target)
         if isinstance(target, dict):
             target = [v for v in target.values() if isinstance(v, types.FunctionType)]
         submission = from_text(_function_sources(target), "self_check.py")
-    return grade(submission, assignment, seed=seed, max_examples=BUDGETS[budget], name="self-check")
+    # A self-check runs on the student's own machine (a laptop, macOS without Landlock) with what it offers:
+    # it grades nothing for marks, so a weaker sandbox is allowed and the report says so.
+    return grade(submission, assignment, seed=seed, max_examples=BUDGETS[budget], name="self-check",
+                 allow_weaker_sandbox=True)

@@ -62,6 +62,7 @@ class GradeReport:
     functions: list[FunctionTotal]
     messages: list[str] = field(default_factory=list)   # load errors, forbidden imports, worker notes
     execution_time: float = field(default=0.0, compare=False)
+    sandbox: str = ""   # what confined the worker (sandbox.describe_confinement), for the instructor
 
     @property
     def score(self) -> float:
@@ -93,6 +94,7 @@ class GradeReport:
                 for f in self.functions
             ],
             "messages": list(self.messages),
+            "sandbox": self.sandbox,
             "tests": [t.to_dict() for t in self.tests],
         }
         if timing:

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from convcheck.assignments.sandbox import Sandbox, SubmissionError
+    from convcheck.assignments.grader.sandbox import Sandbox, SubmissionError
 
     with Sandbox("student/layers.py", forbidden_imports=("torch", "scipy.signal", "convcheck"),
                  call_timeout=5.0, memory_mb=1024) as sb:
@@ -81,23 +81,21 @@ from __future__ import annotations
 import os
 import secrets
 import select
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from . import wire
+from .worker import wire
+from .environment import clear_stale_work, remove_tree, worker_environment
 from .loader import SubmissionSource, from_text, load_submission_source
 from .policy import ImportUse, scan_imports
 
-WORKER = str(Path(__file__).with_name("_worker_main.py"))
 
 __all__ = [
     "Sandbox", "Handle", "LoadResult", "CallResult", "ForbiddenUse", "SubmissionError", "CallTimeout",
@@ -166,6 +164,42 @@ class LoadFailed(SubmissionError):
     """The submission could not be loaded at all (it killed or hung the worker while loading)."""
 
 
+class DiskLimit(SubmissionError):
+    """The submission wrote more than the disk quota (bytes or files) into its working folder."""
+
+
+class SandboxTooWeak(BaseException):
+    """This machine cannot keep a promise the grader makes (``missing``); grading is refused unless allowed.
+
+    A BaseException, like KeyboardInterrupt: it must stop the grading wherever it arises, never be caught
+    by a handler that would count it against the student's function."""
+
+    def __init__(self, missing: list[str], applied: dict):
+        self.missing, self.applied = missing, applied
+        super().__init__(
+            "refusing to grade: this machine cannot confine the worker's " + ", ".join(missing)
+            + f" ({describe_confinement(applied)}). Grade as root (chroot, a separate uid) or on Linux 5.13+ "
+            "(Landlock), or pass --allow-weaker-sandbox to grade anyway; see the README's threat model.")
+
+
+#: The promises grading cannot do without (worker/confine.py): a worker that can read the grader's files,
+#: write outside its folder or reach the network could copy or forge answers.
+REQUIRED = ("reads", "writes", "network")
+PROMISES = {"reads": "file reads", "writes": "file writes", "network": "network", "processes": "new processes",
+            "others": "view of other processes", "uid": "user id"}
+
+
+def missing_protections(applied: dict) -> list[str]:
+    return [PROMISES[p] for p in REQUIRED if not applied.get(p)]
+
+
+def describe_confinement(applied: dict) -> str:
+    """``reads: chroot + landlock ABI 7; writes: ...; network: seccomp; ...`` (``none`` where nothing holds)."""
+    if not applied:
+        return "not started"
+    return "; ".join(f"{p}: {applied.get(p) or 'NOT CONFINED'}" for p in PROMISES if p in applied)
+
+
 _SIGNALS = {
     signal.SIGSEGV: "segmentation fault", signal.SIGBUS: "bus error", signal.SIGABRT: "aborted",
     signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
@@ -198,7 +232,7 @@ class ForbiddenUse:
     lineno: int
 
     def __str__(self):
-        return f"import of {self.module!r} is forbidden in this assignment ({self.filename}, line {self.lineno})"
+        return f"import of {self.module!r} is not allowed in this assignment ({self.filename}, line {self.lineno})"
 
 
 @dataclass
@@ -242,8 +276,50 @@ class _Timeout(Exception):
     pass
 
 
+class _DiskFull(Exception):
+    pass
+
+
 class _Died(Exception):
     pass
+
+
+# --------------------------------------------------------------------------------------------- replies
+
+#: The most characters of a student-controlled message (an exception's text, a traceback) the grader keeps.
+MESSAGE_LIMIT = 2000
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f" ... [{len(text) - limit} more characters]"
+
+
+def _is_str_list(v):
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _anything(v):
+    return True
+
+
+# What each reply must hold, field by field (checked before any field is used): required, then optional.
+LOADED = ({"op": lambda v: v == "loaded", "defined": _is_str_list, "errors": _is_str_list,
+           "output": lambda v: type(v) is str, "seconds": lambda v: type(v) is float},
+          {"poisoned": _is_str_list})
+RESULT = ({"op": lambda v: v == "result", "id": lambda v: type(v) is int, "value": _anything,
+           "mutated": _is_str_list, "output": lambda v: type(v) is str, "seconds": lambda v: type(v) is float}, {})
+ERROR = ({"op": lambda v: v == "error", "id": lambda v: type(v) is int or v is None,
+          "kind": lambda v: type(v) is str, "message": lambda v: type(v) is str,
+          "output": lambda v: type(v) is str},
+         {"type": lambda v: type(v) is str, "traceback": lambda v: type(v) is str,
+          "module": lambda v: type(v) is str, "seconds": lambda v: type(v) is float})
+
+
+def _shaped(reply, shape) -> bool:
+    required, optional = shape
+    if type(reply) is not dict or not set(required) <= set(reply) or set(reply) - set(required) - set(optional):
+        return False
+    return all(check(reply[k]) for k, check in {**required, **optional}.items() if k in reply)
 
 
 # --------------------------------------------------------------------------------------------- the worker
@@ -251,14 +327,16 @@ class _Died(Exception):
 class _Worker:
     """One worker process and its pipes; knows nothing of submissions or calls."""
 
-    def __init__(self, python: str, workdir: Path, env: dict, token: str, output_limit: int):
+    def __init__(self, environment, workdir: Path, env: dict, token: str, output_limit: int):
         req_r, self.req_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         self.token = token
+        self.workdir = workdir
         try:
+            # -S: no site module (no .pth files, no site-packages but NumPy's, given as PYTHONPATH)
             self.proc = subprocess.Popen(
-                [python, "-s", "-P", WORKER, str(req_r), str(rep_w)],
+                [str(environment.python), "-s", "-S", "-P", str(environment.worker), str(req_r), str(rep_w)],
                 stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, rep_w),
                 cwd=workdir, env=env, start_new_session=True, close_fds=True)
         finally:
@@ -295,28 +373,37 @@ class _Worker:
             except (BrokenPipeError, OSError):
                 raise _Died from None
 
-    def _read(self, n: int, deadline: float) -> bytes:
+    def _read(self, n: int, deadline: float, watch=None) -> bytes:
         buf = bytearray()
         poller = select.poll()
         poller.register(self.rep_r, select.POLLIN)
         while len(buf) < n:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not poller.poll(remaining * 1000):
+            if remaining <= 0:
                 raise _Timeout
+            if not poller.poll(min(remaining, WATCH_INTERVAL) * 1000):
+                if watch is not None:
+                    watch()
+                continue
             chunk = os.read(self.rep_r, min(n - len(buf), 1 << 20))
             if not chunk:
                 raise _Died
             buf += chunk
         return bytes(buf)
 
-    def recv(self, deadline: float, max_bytes: int, make_handle):
-        """The next reply, decoded safely. Raises _Timeout, _Died, or WorkerCrashed on a malformed reply."""
-        magic, n = wire.HEADER.unpack(self._read(wire.HEADER.size, deadline))
+    def recv(self, deadline: float, max_bytes: int, make_handle, watch=None):
+        """The next reply, decoded safely within ``wire.LIMITS``. Raises _Timeout, _Died, or WorkerCrashed on a
+        malformed reply. ``watch()`` runs while waiting (the disk quota)."""
+        magic, n = wire.HEADER.unpack(self._read(wire.HEADER.size, deadline, watch))
         if magic != wire.MAGIC or n > max_bytes:
             raise WorkerCrashed("the worker sent a malformed reply (did the submission write to the grader's pipe?)")
-        body = self._read(n, deadline)
+        body = self._read(n, deadline, watch)
+        if watch is not None:
+            watch()
         try:
-            return wire.decode(body, make_handle=make_handle)
+            return wire.decode(body, make_handle=make_handle, deadline=deadline)
+        except wire.WireTimeout:
+            raise _Timeout from None
         except wire.WireError as e:
             raise WorkerCrashed(f"the worker sent a malformed reply ({e})") from None
 
@@ -386,19 +473,24 @@ def _kill_by_token(token: str):
 class Sandbox:
     """One isolated worker process running one submission (see the module docstring)."""
 
-    def __init__(self, submission, *, forbidden_imports=(), call_timeout=5.0, memory_mb=1024, cpu_seconds=60,
-                 output_limit=20_000, load_timeout=30.0, max_return_mb=64, file_mb=64, prefer=(), python=None):
+    def __init__(self, submission, *, forbidden_imports=(), allowed_imports=None, call_timeout=5.0, memory_mb=1024,
+                 cpu_seconds=60, output_limit=20_000, load_timeout=30.0, max_return_mb=64, file_mb=16, disk_mb=64,
+                 max_files=256, prefer=(), allow_weaker=False):
         self.source = submission if isinstance(submission, SubmissionSource) \
             else load_submission_source(submission, prefer=prefer)
         self.forbidden_imports = tuple(forbidden_imports)
+        self.allowed_imports = None if allowed_imports is None else tuple(allowed_imports)
+        self.disk_bytes, self.max_files = int(disk_mb * 2**20), int(max_files)
+        self.allow_weaker = bool(allow_weaker)
+        self.confinement: dict = {}  # what the worker reported it applied (see worker/confine.py)
         self.call_timeout = float(call_timeout)
         self.load_timeout = float(load_timeout)
         self.memory_mb, self.cpu_seconds, self.file_mb = int(memory_mb), int(cpu_seconds), int(file_mb)
         self.output_limit = int(output_limit)
         self.max_return_bytes = int(max_return_mb * 2**20)
-        self.python = python or sys.executable
+        self.env = worker_environment()
+        _clear_stale_once(self.env)
         self.restarts = 0
-        self.isolation = ""  # how the worker dropped privileges, e.g. "uid 1000012345, no capabilities, ..."
         self._worker: _Worker | None = None
         self._load: LoadResult | None = None
         self._generation = 0
@@ -407,10 +499,8 @@ class Sandbox:
         self._lock = threading.RLock()
         self._closed = False
         self._stray = b""
-        self._tmp = Path(tempfile.mkdtemp(prefix="convcheck-sandbox-"))
-        self._workdir = self._tmp / "work"
-        self._finalizer = weakref.finalize(self, _cleanup, [None], self._tmp)
-        self._write_files()
+        self._workdir = self.env.work / f"convcheck-sandbox-{os.getpid()}-{secrets.token_hex(8)}"
+        self._finalizer = weakref.finalize(self, _cleanup, [None], self._workdir)
 
     @classmethod
     def from_source(cls, text: str, name: str = "submission.py", **options) -> Sandbox:
@@ -487,26 +577,23 @@ class Sandbox:
             except wire.WireError as e:
                 raise TypeError(f"cannot send the arguments of {name} to the worker: {e}") from None
             reply = self._exchange(data, self.call_timeout, f"the call to {name}")
-            if reply.get("id") != call_id or reply.get("op") not in ("result", "error"):
+            if reply.get("id") != call_id or not (_shaped(reply, RESULT) or _shaped(reply, ERROR)):
                 self._replace("protocol")
-                raise WorkerCrashed("the worker answered out of turn (did the submission write to the grader's pipe?)")
+                raise WorkerCrashed("the worker sent a malformed reply (did the submission write to the grader's "
+                                    "pipe?)")
             if reply["op"] == "result":
-                mutated, output, seconds = reply.get("mutated"), reply.get("output"), reply.get("seconds")
-                if not (type(mutated) is list and all(type(m) is str for m in mutated) and type(output) is str
-                        and type(seconds) is float and "value" in reply):
-                    self._replace("protocol")
-                    raise WorkerCrashed("the worker sent a malformed result (did the submission write to the "
-                                        "grader's pipe?)")
-                return CallResult(reply["value"], mutated, output, seconds)
+                return CallResult(reply["value"], reply["mutated"], _cut(reply["output"], self.output_limit),
+                                  reply["seconds"])
             raise self._error(name, reply)
 
     def _error(self, name, reply) -> SubmissionError:
-        kind, message, output = reply.get("kind"), str(reply.get("message", "")), str(reply.get("output", ""))
+        kind, message = reply["kind"], _cut(reply["message"], MESSAGE_LIMIT)
+        output = _cut(reply["output"], self.output_limit)
         if kind == "exception":
-            return StudentException(f"{name} raised {message}", output, str(reply.get("type", "")),
-                                    str(reply.get("traceback", "")))
+            return StudentException(f"{name} raised {message}", output, _cut(reply.get("type", ""), 200),
+                                    _cut(reply.get("traceback", ""), MESSAGE_LIMIT))
         if kind == "forbidden":
-            return ForbiddenImport(f"{name}: {message}", output, str(reply.get("module", "")))
+            return ForbiddenImport(f"{name}: {message}", output, _cut(reply.get("module", ""), 200))
         if kind == "not_defined":
             return NotDefined(message, output)
         if kind == "memory":
@@ -518,7 +605,7 @@ class Sandbox:
         if kind == "stale_handle":
             return StaleHandle(f"{name}: {message}", output)
         self._replace("protocol")
-        return WorkerCrashed(f"the worker sent an unknown reply kind {kind!r}", output)
+        return WorkerCrashed(f"the worker sent an unknown reply kind {kind[:40]!r}", output)
 
     def _check_handles(self, value):
         if isinstance(value, Handle):
@@ -536,15 +623,20 @@ class Sandbox:
 
     # -- the worker's life
 
-    def _exchange(self, data: bytes, timeout: float, what: str):
-        """Send ``data``, return the decoded reply; on timeout/death kill the worker and raise."""
+    def _exchange(self, data: bytes | None, timeout: float, what: str):
+        """Send ``data`` (None: only wait), return the decoded reply; on timeout/death kill the worker and raise.
+        Reading, decoding and the disk quota all count against the one deadline."""
         worker = self._worker
         deadline = time.monotonic() + timeout
         generation = self._generation
         try:
-            worker.send(data, deadline)
+            if data is not None:
+                worker.send(data, deadline)
             return worker.recv(deadline, self.max_return_bytes + 8 * self.output_limit + 2**20,
-                               lambda i, t: Handle(i, t, generation, weakref.ref(self)))
+                               lambda i, t: Handle(i, t, generation, weakref.ref(self)), self._watch_disk)
+        except _DiskFull as full:
+            self._replace("disk")
+            raise DiskLimit(f"{what} was stopped: the submission {full.args[0]}; the worker was killed") from None
         except _Timeout:
             self._replace("timeout")
             raise CallTimeout(f"{what} did not finish within {timeout:g} s (infinite loop?); "
@@ -559,6 +651,13 @@ class Sandbox:
             self._replace("protocol")
             raise
 
+    def _watch_disk(self):
+        size, count = disk_use(self._workdir, self.max_files)
+        if count > self.max_files:
+            raise _DiskFull(f"created more than {self.max_files} files")
+        if size > self.disk_bytes:
+            raise _DiskFull(f"wrote more than {self.disk_bytes // 2**20} MiB to disk")
+
     def _replace(self, reason: str):
         """Kill the current worker; the next call starts a fresh one."""
         self._stop_worker()
@@ -570,44 +669,47 @@ class Sandbox:
             worker.kill()
             self._stray = (self._stray + bytes(worker.stray))[:self.output_limit]
             self._finalizer.detach()
-            self._finalizer = weakref.finalize(self, _cleanup, [None], self._tmp)
+            self._finalizer = weakref.finalize(self, _cleanup, [None], self._workdir)
         self._generation += 1
         self._to_free = []
 
     def _spawn(self) -> LoadResult:
         """Start a worker and load the submission into it; returns (and keeps) the LoadResult."""
         token = secrets.token_hex(16)
+        self._write_files()  # afresh for every worker: nothing an earlier worker wrote survives a restart
         env = {
-            "PATH": "/usr/bin:/bin", "HOME": str(self._workdir), "TMPDIR": str(self._workdir),
+            "PATH": "/nonexistent", "HOME": str(self._workdir), "TMPDIR": str(self._workdir),
             "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": str(self.env.site), "LD_LIBRARY_PATH": ":".join(self.env.libraries),
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "CONVCHECK_SANDBOX": token,
+            "NUMEXPR_NUM_THREADS": "1", "CONVCHECK_SANDBOX": token,
         }
         start = time.monotonic()
         _protect_grader_memory()
-        self._worker = _Worker(self.python, self._workdir, env, token, self.output_limit)
-        if os.geteuid() == 0:
-            # The worker gives up root (see _worker_main._drop_root) and may need to reach its directory by path.
-            self._tmp.chmod(0o711)
+        self._worker = _Worker(self.env, self._workdir, env, token, self.output_limit)
         # The finalizer kills this worker if the Sandbox is dropped without close().
         self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _cleanup, [self._worker], self._tmp)
+        self._finalizer = weakref.finalize(self, _cleanup, [self._worker], self._workdir)
         src = self.source
+        rules = self.import_rules
         forbidden = [ForbiddenUse(u.module, c.filename, u.lineno)
-                     for c in src.cells for u in scan_imports(c.source, self.forbidden_imports, c.filename)]
+                     for c in src.cells for u in scan_imports(c.source, rules, c.filename)]
         errors = [*src.errors, *(str(f) for f in forbidden)]
         message = {
-            "op": "load", "kind": src.kind, "module": src.module_name, "forbidden": list(self.forbidden_imports),
+            "op": "load", "kind": src.kind, "module": src.module_name, "imports": rules,
+            "root": str(self.env.root), "disable": _disabled_layers(),
             "cells": [{"source": c.source, "filename": c.filename, "error": c.error} for c in src.cells],
             "limits": {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds, "file_mb": self.file_mb,
                        "parent_pid": os.getpid()},
             "output_limit": self.output_limit, "max_return_bytes": self.max_return_bytes,
         }
         try:
-            reply = self._exchange(wire.encode(message), self.load_timeout, "the loading of the submission")
-            if reply.get("op") != "loaded":
+            confined = self._exchange(wire.encode(message), self.load_timeout, "the confinement of the worker")
+            self._check_confinement(confined)
+            reply = self._exchange(None, self.load_timeout, "the loading of the submission")
+            if reply.get("op") != "loaded" or not _shaped(reply, LOADED):
                 raise WorkerCrashed("the worker answered out of turn while loading")
-        except (CallTimeout, WorkerCrashed) as e:
+        except (CallTimeout, WorkerCrashed, DiskLimit) as e:
             self._worker = None
             stray = self.stray_output.strip()
             detail = f"\n{stray[-2000:]}" if stray and isinstance(e, WorkerCrashed) and e.returncode == 1 else ""
@@ -618,16 +720,39 @@ class Sandbox:
             self._load = LoadResult(ok=False, errors=[*errors, f"{reason}{detail}"], forbidden=forbidden,
                                     notes=list(src.notes), fatal=True, seconds=time.monotonic() - start)
             return self._load
-        errors += list(reply["errors"])
+        errors += [_cut(e, MESSAGE_LIMIT) for e in reply["errors"][:50]]
         self._load = LoadResult(ok=not errors, defined=list(reply["defined"]), errors=errors,
-                                output=reply["output"], forbidden=forbidden, notes=list(src.notes),
+                                output=_cut(reply["output"], self.output_limit), forbidden=forbidden, notes=list(src.notes),
                                 seconds=time.monotonic() - start)
-        self.isolation = str(reply.get("isolation", ""))
         return self._load
 
+    @property
+    def import_rules(self) -> dict:
+        """What the submission may import (worker/imports.py): the spec's lists and its own modules."""
+        local = sorted({PurePosixPath(rel).parts[0].removesuffix(".py") for rel in self.source.files})
+        return {"allowed": None if self.allowed_imports is None else list(self.allowed_imports),
+                "forbidden": list(self.forbidden_imports), "local": local}
+
+    @property
+    def isolation(self) -> str:
+        """What the worker applied, one promise per entry (``reads: chroot + landlock ABI 7; ...``)."""
+        return describe_confinement(self.confinement)
+
+    def _check_confinement(self, reply):
+        if reply.get("op") != "confined" or type(reply.get("applied")) is not dict \
+                or not all(type(k) is str and type(v) is str for k, v in reply["applied"].items()):
+            raise WorkerCrashed("the worker did not report its confinement")
+        self.confinement = dict(reply["applied"])
+        missing = missing_protections(self.confinement)
+        if missing and not self.allow_weaker:
+            self._stop_worker()
+            raise SandboxTooWeak(missing, self.confinement)
+
     def _write_files(self):
-        """The submission's files, read-only, in the working directory (the worker can't alter the originals)."""
-        self._workdir.mkdir()
+        """The submission's files, read-only, in a fresh working folder (the worker can't alter the originals)."""
+        if self._workdir.exists():
+            remove_tree(self._workdir)
+        self._workdir.mkdir(mode=0o700)
         for rel, data in self.source.files.items():
             target = self._workdir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -635,18 +760,68 @@ class Sandbox:
             target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
-def _cleanup(workers, tmp: Path):
+def _cleanup(workers, workdir: Path):
     for worker in workers:
         if worker is not None:
             worker.kill()
+    remove_tree(workdir)
 
-    def make_writable(func, path, exc_info):
-        # The submission may have made its own folders read-only; undo that and retry.
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
-            func(path)
-        except OSError:
-            pass
 
-    shutil.rmtree(tmp, onerror=make_writable)
+def _disabled_layers() -> list[str]:
+    """Layers of confinement left out on purpose: ``CONVCHECK_SANDBOX_DISABLE=chroot,landlock,seccomp,netns``.
+    For the grader's own tests (they show each hostile probe succeeding without its layer) and for
+    diagnosing a machine; a weakened worker is still refused unless weaker sandboxes are allowed."""
+    return [x.strip() for x in os.environ.get("CONVCHECK_SANDBOX_DISABLE", "").split(",") if x.strip()]
+
+
+_cleared: set = set()
+
+
+def _clear_stale_once(env):
+    """Work folders of graders that died (SIGKILL, a lost machine) are removed when a grader first starts."""
+    if env.root not in _cleared:
+        _cleared.add(env.root)
+        clear_stale_work(env)
+
+
+def disk_use(folder: Path, max_files: int) -> tuple[int, int]:
+    """(bytes, files) under ``folder``, counting at most ``max_files + 1`` entries (the count is the cap)."""
+    size = count = 0
+    for top, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            count += 1
+            if count > max_files:
+                return size, count
+            try:
+                size += os.lstat(os.path.join(top, name)).st_blocks * 512
+            except OSError:
+                pass
+    return size, count
+
+
+#: How often (seconds) the disk quota is checked while a call runs.
+WATCH_INTERVAL = 0.25
+
+
+def check_sandbox(out=None) -> int:
+    """``convcheck grade --check-sandbox``: start one worker, print what it could apply, promise by promise.
+    Returns 0 when grading is allowed, 2 when a required promise cannot be kept here."""
+    out = out or sys.stdout
+    with Sandbox.from_source("def ready():\n    return True\n", allow_weaker=True) as sb:
+        ok = sb.call("ready").value is True
+        applied = dict(sb.confinement)
+    print(f"worker environment: {sb.env.root} (Python {sys.version.split()[0]}, NumPy {sb.env.numpy_version})",
+          file=out)
+    for key, promise in PROMISES.items():
+        required = " (required)" if key in REQUIRED else ""
+        print(f"  {promise + required:<32} {applied.get(key) or 'NOT CONFINED'}", file=out)
+    for key in ("landlock_error", "seccomp_error"):
+        if applied.get(key):
+            print(f"  ({key.replace('_', ' ')}: {applied[key]})", file=out)
+    missing = missing_protections(applied)
+    if missing or not ok:
+        print(f"grading refused here: the worker's {', '.join(missing)} cannot be confined; pass "
+              "--allow-weaker-sandbox to grade anyway (the reports will say so)", file=out)
+        return 2
+    print("grading allowed: every required promise holds", file=out)
+    return 0

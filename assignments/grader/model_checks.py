@@ -5,7 +5,7 @@ The submission only ever returns plain data (a ``str``, lists of numbers, arrays
 parsing the spec text with ``convcheck.reference.model`` happens here, in the grader, because text is
 data — the student uses the builder's format without importing convcheck in the sandbox. The model
 the answers are compared with is named by the spec (``[model] reference = "lenet-course"``). Exposed
-to the spec as ``grader.*`` checks through :mod:`convcheck.assignments.grader_checks`.
+to the spec as ``grader.*`` checks through :mod:`convcheck.assignments.grader.grader_checks`.
 """
 
 from __future__ import annotations

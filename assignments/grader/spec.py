@@ -20,7 +20,12 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
     [limits]
     call_timeout = 10.0              # seconds per call into the submission
     memory_mb = 2048                 # address-space cap of the worker process
-    forbidden_imports = ["torch", "tensorflow", "jax", "scipy.signal", "convcheck"]
+    allowed_imports = ["numpy", "math"]   # what the submission may import (default: DEFAULT_ALLOWED_IMPORTS;
+                                     # submodules included; the submission's own files always)
+    forbidden_imports = ["torch"]    # named in messages even if the environment lacks them
+    disk_mb = 64                     # bytes the worker may leave in its working folder ...
+    max_files = 256                  # ... and files (checked during and after every call)
+    allow_weaker_sandbox = false     # true: grade even where a promise of the sandbox cannot be kept
 
     [[functions]]
     name = "conv_forward_naive"      # what the submission must define
@@ -54,7 +59,15 @@ from pathlib import Path
 
 from convcheck.checks.capabilities import Capabilities
 
-SPECS_DIR = Path(__file__).parent / "specs"
+SPECS_DIR = Path(__file__).parent.parent / "specs"
+#: What a submission may import when its spec does not say: NumPy and the standard library's modules for
+#: numbers, data structures and functional helpers. Nothing that reads files, starts processes or talks
+#: to a network (the worker refuses those anyway; the rule gives the student a precise message).
+DEFAULT_ALLOWED_IMPORTS = (
+    "numpy", "__future__", "builtins", "math", "cmath", "numbers", "decimal", "fractions", "random",
+    "statistics", "functools", "itertools", "operator", "collections", "heapq", "bisect", "array", "copy",
+    "dataclasses", "enum", "typing", "abc", "types", "string", "re", "textwrap", "warnings", "time",
+)
 CONVENTIONS = ("cs231n", "reference")
 #: The grader's own checks (not in convcheck.checks): name -> what it verifies.
 GRADER_CHECKS = {
@@ -124,6 +137,10 @@ class Assignment:
     functions: tuple[FunctionSpec, ...]
     source: str = ""
     cpu_seconds: int | None = None
+    allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS
+    disk_mb: int = 64
+    max_files: int = 256
+    allow_weaker_sandbox: bool = False
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -225,12 +242,22 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         seed=int(budget.get("seed", 0)),
         call_timeout=float(limits.get("call_timeout", 10.0)),
         memory_mb=int(limits.get("memory_mb", 2048)),
-        forbidden_imports=tuple(limits.get("forbidden_imports", ())),
+        forbidden_imports=_module_list(limits.get("forbidden_imports", ()), "forbidden_imports", source),
         functions=tuple(functions),
         source=source,
         cpu_seconds=limits.get("cpu_seconds"),
+        allowed_imports=_module_list(limits.get("allowed_imports", DEFAULT_ALLOWED_IMPORTS), "allowed_imports", source),
+        disk_mb=int(limits.get("disk_mb", 64)),
+        max_files=int(limits.get("max_files", 256)),
+        allow_weaker_sandbox=bool(limits.get("allow_weaker_sandbox", False)),
         extra={k: v for k, v in data.items() if k not in ("assignment", "contract", "budget", "limits", "functions")},
     )
+
+
+def _module_list(value, key: str, source: str) -> tuple[str, ...]:
+    if not (isinstance(value, (list, tuple)) and all(isinstance(m, str) and m.strip() for m in value)):
+        raise SpecError(f"{source}: [limits] {key} must be a list of module names, got {value!r}")
+    return tuple(m.strip() for m in value)
 
 
 def unknown_checks(assignment: Assignment) -> list[str]:

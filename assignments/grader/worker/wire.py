@@ -6,7 +6,7 @@ the worker's pipe. This format can only ever produce the values listed below, an
 rebuilt by ``np.frombuffer`` from a whitelisted numeric dtype — decoding runs no code of the sender's.
 
 Values that travel: ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``list``, ``tuple``,
-``dict`` (keys of these types), NumPy arrays and scalars of bool/int/uint/float/complex dtypes, and
+``dict`` (string keys only), NumPy arrays and scalars of bool/int/uint/float/complex dtypes, and
 ``HandleRef`` (an id naming an object kept in the worker). Anything else raises ``WireError``.
 
 This module is loaded by the worker by file path (the worker never imports ``convcheck``), so it
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 
 import numpy as np
 
@@ -31,12 +32,20 @@ DTYPES = frozenset(
               "float16", "float32", "float64", "complex64", "complex128")
 )
 
-#: Nesting depth a value may have; deeper is refused rather than risking a RecursionError mid-decode.
-MAX_DEPTH = 64
+#: Bounds on a message, checked before anything is built from it (a reply is hostile input): nesting depth,
+#: bytes of the JSON structure (arrays travel beside it), elements in it, characters in one string.
+MAX_DEPTH = 32
+MAX_STRUCTURE_BYTES = 4 * 2**20
+MAX_NODES = 100_000
+MAX_STRING = 65_536
 
 
 class WireError(ValueError):
     """A value that cannot be sent, or bytes that are not a valid message."""
+
+
+class WireTimeout(WireError):
+    """Decoding ran past the caller's deadline."""
 
 
 class HandleRef:
@@ -66,11 +75,18 @@ def encode(message, *, handle_type=HandleRef) -> bytes:
         offset[0] += len(data)
         return [start, len(data)]
 
+    nodes = [0]
+
     def walk(value, depth):
         if depth > MAX_DEPTH:
             raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+        nodes[0] += 1
+        if nodes[0] > MAX_NODES:
+            raise WireError(f"value with more than {MAX_NODES} elements")
         # Exact type checks: a subclass of int or str could carry behaviour (a custom __eq__, __repr__).
         t = type(value)
+        if t is str and len(value) > MAX_STRING:
+            raise WireError(f"a string of {len(value)} characters (at most {MAX_STRING})")
         if value is None or t is bool or t is str:
             return value
         if t is int:
@@ -84,6 +100,8 @@ def encode(message, *, handle_type=HandleRef) -> bytes:
         if t is tuple:
             return {"t": [walk(v, depth + 1) for v in value]}
         if t is dict:
+            if any(type(k) is not str for k in value):
+                raise WireError("a dict with keys that are not strings")
             return {"d": [[walk(k, depth + 1), walk(v, depth + 1)] for k, v in value.items()]}
         if isinstance(value, (np.ndarray, np.generic)):
             array = np.asarray(value)  # an ndarray subclass travels as a plain ndarray
@@ -97,20 +115,25 @@ def encode(message, *, handle_type=HandleRef) -> bytes:
         raise WireError(f"a value of type {t.__module__}.{t.__qualname__} cannot be sent")
 
     structure = json.dumps(walk(message, 0), separators=(",", ":"), allow_nan=False).encode()
+    if len(structure) > MAX_STRUCTURE_BYTES:
+        raise WireError(f"message structure of {len(structure)} bytes (at most {MAX_STRUCTURE_BYTES})")
     body = struct.pack(">Q", len(structure)) + structure + b"".join(buffers)
     return HEADER.pack(MAGIC, len(body)) + body
 
 
-def decode(body: bytes, *, make_handle=HandleRef):
+def decode(body: bytes, *, make_handle=HandleRef, deadline: float | None = None):
     """Rebuild the value framed in ``body`` (the bytes after the header). Raises ``WireError`` on bad input.
 
-    ``make_handle(id, type_name)`` turns a handle on the wire into the receiver's handle object.
+    ``make_handle(id, type_name)`` turns a handle on the wire into the receiver's handle object. The bounds
+    above hold before a value is built; ``deadline`` (``time.monotonic()``) raises ``WireTimeout``.
     """
     if len(body) < 8:
         raise WireError("message shorter than its header")
     (n,) = struct.unpack_from(">Q", body)
     if n > len(body) - 8:
         raise WireError("message structure longer than the message")
+    if n > MAX_STRUCTURE_BYTES:
+        raise WireError(f"message structure of {n} bytes (at most {MAX_STRUCTURE_BYTES})")
     data = memoryview(body)[8 + n:]
     try:
         structure = json.loads(bytes(body[8:8 + n]))
@@ -136,9 +159,18 @@ def decode(body: bytes, *, make_handle=HandleRef):
             raise WireError(f"array of shape {tuple(shape)} and dtype {dt} does not match its {length} bytes")
         return np.frombuffer(buffer(start, length), dtype=dt).reshape(shape).copy()
 
+    nodes = [0]
+
     def walk(node, depth):
         if depth > MAX_DEPTH:
             raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+        nodes[0] += 1
+        if nodes[0] > MAX_NODES:
+            raise WireError(f"message with more than {MAX_NODES} elements")
+        if deadline is not None and nodes[0] % 1024 == 0 and time.monotonic() > deadline:
+            raise WireTimeout("decoding ran past the deadline")
+        if isinstance(node, str) and len(node) > MAX_STRING:
+            raise WireError(f"a string of {len(node)} characters (at most {MAX_STRING})")
         if node is None or isinstance(node, (bool, str)):
             return node
         if isinstance(node, list):
@@ -148,6 +180,8 @@ def decode(body: bytes, *, make_handle=HandleRef):
         (tag, payload), = node.items()
         try:
             if tag == "i":
+                if type(payload) is not str or len(payload) > 400:
+                    raise WireError("malformed or oversized int")
                 return int(payload)
             if tag == "f":
                 return float.fromhex(payload)
@@ -156,7 +190,12 @@ def decode(body: bytes, *, make_handle=HandleRef):
             if tag == "t":
                 return tuple(walk(v, depth + 1) for v in payload)
             if tag == "d":
-                return {walk(k, depth + 1): walk(v, depth + 1) for k, v in payload}
+                out = {}
+                for k, v in payload:
+                    if type(k) is not str:
+                        raise WireError("a dict key that is not a string")
+                    out[walk(k, depth + 1)] = walk(v, depth + 1)
+                return out
             if tag == "a":
                 return array(payload)
             if tag == "s":

@@ -70,7 +70,7 @@ def report_path(reports: Path, student: str) -> Path:
 
 def grade_one(student: str, path: str, assignment: str, seed, max_examples, reports: str) -> tuple[str, str | None]:
     """Grade one student and write their report; returns (student, error or None). Runs in a pool process."""
-    from .grader import grade
+    from .grade import grade
 
     out = report_path(Path(reports), student)
     try:
