@@ -53,9 +53,9 @@ def _setup_sh(install: str, include_source: bool) -> str:
     if include_source:
         return SETUP_SH.format(install=install, constraints="-c ./convcheck-src/constraints.txt ",
                                pin_note="Pinned by the project's constraints.txt.")
-    import torch
+    from importlib.metadata import version as installed
 
-    version = torch.__version__.split("+")[0]
+    version = installed("torch").split("+")[0]  # the metadata, not an import of torch
     return SETUP_SH.format(install=f"{install} 'torch=={version}'", constraints="",
                            pin_note=f"Pinned to torch {version}, the version that built this bundle.")
 
