@@ -107,11 +107,16 @@ class GraphSummary(M.Summary):
 
     input_name: str = "input_layer"
     note: str = ""
+    convention: str = "keras"
+    buffers: int = 0
 
     def to_dict(self) -> dict:
         d = super().to_dict()
         for row, entry in zip(self.rows, d["layers"]):
             entry["connected_to"] = list(row.connected_to)
+        d["convention"] = self.convention
+        if self.convention == "torchvision":
+            d["buffers"] = self.buffers
         if self.note:
             d["note"] = self.note
         return d
@@ -132,7 +137,10 @@ class GraphSummary(M.Summary):
         out = [f'Model: "{self.name}"', "_" * width, line(cells[0]), "=" * width]
         out += [line(row) for row in cells[1:]]
         out += ["=" * width, f"Total params: {self.total_params:,}", f"Trainable params: {self.trainable_params:,}",
-                f"Non-trainable params: {self.non_trainable_params:,}", "_" * width]
+                f"Non-trainable params: {self.non_trainable_params:,}"]
+        if self.convention == "torchvision":
+            out.append(f"Buffers, not counted (batch-norm running mean and variance): {self.buffers:,}")
+        out.append("_" * width)
         if self.note:
             out.append(self.note)
         return "\n".join(out)
@@ -141,11 +149,17 @@ class GraphSummary(M.Summary):
 class Model(M.Network):
     """The layers between one ``Input`` tensor and one output tensor (Keras' functional ``Model``).
 
+    ``convention`` says how the summary counts batch-norm running statistics: ``'keras'`` (as
+    ``Sequential`` and Keras' ``model.summary()``: non-trainable parameters, in the total) or
+    ``'torchvision'`` (buffers, not parameters: the total is ``sum(p.numel() for p in
+    net.parameters())``, and the statistics are reported on a line of their own). The zoo uses
+    ``'torchvision'``; the rows hold both numbers either way.
+
     ``forward`` runs the layers in call order, keeping every tensor; ``backward`` runs them in
     reverse and adds up the gradients of a tensor that feeds several layers (the multivariate
     chain rule: ``∂L/∂x = Σ_k ∂L/∂y_k · ∂y_k/∂x``)."""
 
-    def __init__(self, inputs, outputs, name="model"):
+    def __init__(self, inputs, outputs, name="model", convention="keras"):
         inputs = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
         outputs = outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
         if not isinstance(inputs, Tensor) or not isinstance(inputs.layer, InputLayer):
@@ -171,7 +185,9 @@ class Model(M.Network):
         self.name, self.channels = name, inputs.channels
         self.input_shape, self.output_shape = inputs.shape, outputs.shape
         self.output_tensor = outputs
-        self.dtype, self.dx, self.note = None, None, ""
+        if convention not in ("keras", "torchvision"):
+            raise ValueError(f"convention must be 'keras' or 'torchvision', got convention={convention!r}")
+        self.dtype, self.dx, self.note, self.convention = None, None, "", convention
         self._name_layers()
         self.input_layer.name = self.input_layer.name or "input_layer"
 
@@ -185,7 +201,8 @@ class Model(M.Network):
 
         def visit(layer, depth, branch, connected):
             c = layer.count()
-            rows.append(GraphRow(layer.name, layer.type, M.to_user_shape(layer.output_shape, self.channels), c.total,
+            shown = c.trainable if self.convention == "torchvision" else c.total
+            rows.append(GraphRow(layer.name, layer.type, M.to_user_shape(layer.output_shape, self.channels), shown,
                                  c.trainable, c.non_trainable, layer.formula(), depth, branch, connected))
             if isinstance(layer, M.Residual):
                 for sub in layer.body:
@@ -198,8 +215,16 @@ class Model(M.Network):
         counts = [layer.count() for layer in self.layers]
         trainable = sum(c.trainable for c in counts)
         non_trainable = sum(c.non_trainable for c in counts)
+        if self.convention == "torchvision":
+            return GraphSummary(self.name, self.input_shape, rows, trainable, trainable, 0, self.channels,
+                                input_name=self.input_layer.name, note=self.note, convention=self.convention,
+                                buffers=non_trainable)
         return GraphSummary(self.name, self.input_shape, rows, trainable + non_trainable, trainable, non_trainable,
                             self.channels, input_name=self.input_layer.name, note=self.note)
+
+    def count_params(self) -> int:
+        """The summary's total: every weight (``'keras'``) or the trainable ones (``'torchvision'``)."""
+        return self.summary().total_params
 
     # --- forward and backward ---
 
