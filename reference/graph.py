@@ -11,6 +11,7 @@ graphs is :func:`parse_graph_spec` (``GRAPH_SPEC_HELP``).
 from __future__ import annotations
 
 import itertools
+import textwrap
 import re
 from dataclasses import dataclass
 
@@ -142,7 +143,7 @@ class GraphSummary(M.Summary):
             out.append(f"Buffers, not counted (batch-norm running mean and variance): {self.buffers:,}")
         out.append("_" * width)
         if self.note:
-            out.append(self.note)
+            out.append(textwrap.fill(self.note, width=max(80, min(width, 110))))
         return "\n".join(out)
 
 

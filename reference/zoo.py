@@ -15,11 +15,23 @@ from . import graph as G
 from . import model as M
 
 CONVENTION = (
-    "Convention: torchvision's. Total params = trainable = sum(p.numel() for p in net.parameters()); the "
-    "batch-norm running mean/variance are buffers (torch) and not counted. Keras' model.summary() counts them as "
-    "non-trainable params inside 'Total params', and some keras.applications keep a bias on convolutions "
-    "that batch norm follows (ResNet50 there: {keras}); torchvision drops those biases (batch norm's beta "
-    "makes them redundant), as do the builders here.")
+    "Convention: torchvision's. Total params = trainable = sum(p.numel() for p in net.parameters()); batch-norm "
+    "running mean and variance are buffers there, not parameters. Keras' model.summary() counts them as "
+    "non-trainable params inside 'Total params': {keras_total:,} here.")
+RESNET_BIAS = (
+    " keras.applications' ResNets also keep a bias on each convolution that batch norm follows (+{biases:,}; "
+    "batch norm's beta makes it redundant, and torchvision drops it): {keras_resnet:,} in Keras' count.")
+
+
+def keras_counts(model: G.Model) -> dict:
+    """The same model counted Keras' way: ``keras_total`` = trainable + running statistics;
+    ``biases`` = the channels of convolutions that batch norm follows (a bias each in
+    keras.applications' ResNets); ``keras_resnet`` = both."""
+    s = model.summary()
+    biases = sum(t.layer.filters for layer in model.layers if isinstance(layer, M.BatchNorm)
+                 for t in layer.inbound if isinstance(t.layer, M._Conv) and not t.layer.use_bias)
+    total = s.trainable_params + s.buffers
+    return {"keras_total": total, "biases": biases, "keras_resnet": total + biases}
 
 
 def _make_divisible(v: float, divisor: int = 8) -> int:
@@ -49,9 +61,10 @@ def _head(x, classes=1000, dropout=None):
     return M.Dense(classes)(x)
 
 
-def _model(x, y, name, keras=""):
+def _model(x, y, name):
     model = G.Model(x, y, name=name, convention="torchvision")
-    model.note = CONVENTION.format(keras=keras or "25,636,712 total, 53,120 of them non-trainable")
+    counts = keras_counts(model)
+    model.note = CONVENTION.format(**counts) + (RESNET_BIAS.format(**counts) if name.startswith("resnet") else "")
     return model
 
 
@@ -78,16 +91,15 @@ def _bottleneck(x, planes, stride, groups=1, width_per_group=64):
     return M.ReLU()(B.Add()([y, x]))
 
 
-def resnet(name, blocks, bottleneck=True, groups=1, width_per_group=64):
-    x = inp = G.Input((224, 224, 3))
+def resnet(name, blocks, bottleneck=True, groups=1, width_per_group=64, size=224):
+    x = inp = G.Input((size, size, 3))
     x = _conv_bn(x, 64, 7, 2, 3)
     x = M.MaxPool2D(3, strides=2, padding=1)(x)
     for stage, (planes, n) in enumerate(zip((64, 128, 256, 512), blocks)):
         for i in range(n):
             stride = 2 if stage > 0 and i == 0 else 1
             x = _bottleneck(x, planes, stride, groups, width_per_group) if bottleneck else _basic(x, planes, stride)
-    keras = "" if name == "resnet50" else "25,636,712 total, 53,120 of them non-trainable"
-    return _model(inp, _head(x), name, keras)
+    return _model(inp, _head(x), name)
 
 
 # --- VGG (Simonyan & Zisserman 2015, Table 1 configurations A, B, D, E) --------------------------------
@@ -99,10 +111,10 @@ _VGG = {"vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"
                   "M"]}
 
 
-def vgg(name, bn=False):
+def vgg(name, bn=False, size=224):
     """3×3 convs with bias (and batch norm in the ``_bn`` variants), 2×2 max pools, then three dense
     layers; torchvision's adaptive 7×7 pool is the identity at 224×224."""
-    x = inp = G.Input((224, 224, 3))
+    x = inp = G.Input((size, size, 3))
     for v in _VGG[name]:
         if v == "M":
             x = M.MaxPool2D(2)(x)
@@ -113,7 +125,7 @@ def vgg(name, bn=False):
     x = M.Flatten()(x)
     for _ in range(2):
         x = M.Dropout(0.5)(M.Dense(4096, activation="relu")(x))
-    return _model(inp, M.Dense(1000)(x), name + ("_bn" if bn else ""), keras="138,357,544 for VGG16, no batch norm")
+    return _model(inp, M.Dense(1000)(x), name + ("_bn" if bn else ""))
 
 
 # --- GoogLeNet (Szegedy et al. 2015, Table 1), without the auxiliary heads ------------------------------
@@ -129,8 +141,8 @@ def _inception(x, c1, c3r, c3, c5r, c5, pool_proj):
     return B.Concatenate()([b1, b2, b3, b4])
 
 
-def googlenet(name="googlenet"):
-    x = inp = G.Input((224, 224, 3))
+def googlenet(name="googlenet", size=224):
+    x = inp = G.Input((size, size, 3))
     x = _conv_bn(x, 64, 7, 2, 3, eps=1e-3)
     x = B.CeilMaxPool2D(3, 2)(x)
     x = _conv_bn(x, 64, 1, eps=1e-3)
@@ -145,7 +157,7 @@ def googlenet(name="googlenet"):
     x = B.CeilMaxPool2D(2, 2)(x)
     x = _inception(x, 256, 160, 320, 32, 128, 128)
     x = _inception(x, 384, 192, 384, 48, 128, 128)
-    return _model(inp, _head(x, dropout=0.2), name, keras="no GoogLeNet in keras.applications")
+    return _model(inp, _head(x, dropout=0.2), name)
 
 
 # --- SqueezeNet (Iandola et al. 2016, Table 1; v1.1 from the authors' repository) ----------------------
@@ -157,8 +169,8 @@ def _fire(x, squeeze, e1, e3):
     return B.Concatenate()([M.Conv2D(e1, 1, activation="relu")(s), M.Conv2D(e3, 3, padding=1, activation="relu")(s)])
 
 
-def squeezenet(name):
-    x = inp = G.Input((224, 224, 3))
+def squeezenet(name, size=224):
+    x = inp = G.Input((size, size, 3))
     if name == "squeezenet1_0":
         x = B.CeilMaxPool2D(3, 2)(M.Conv2D(96, 7, strides=2, activation="relu")(x))
         fires = [(16, 64, 64), (16, 64, 64), (32, 128, 128), "M", (32, 128, 128), (48, 192, 192), (48, 192, 192),
@@ -170,13 +182,13 @@ def squeezenet(name):
     for f in fires:
         x = B.CeilMaxPool2D(3, 2)(x) if f == "M" else _fire(x, *f)
     x = M.Conv2D(1000, 1, activation="relu")(M.Dropout(0.5)(x))
-    return _model(inp, M.GlobalAvgPool2D()(x), name, keras="no SqueezeNet in keras.applications")
+    return _model(inp, M.GlobalAvgPool2D()(x), name)
 
 
 # --- DenseNet (Huang et al. 2017, Table 1: DenseNet-BC, growth 32, bottleneck width 4·32) ---------------
 
-def densenet(name, blocks):
-    x = inp = G.Input((224, 224, 3))
+def densenet(name, blocks, size=224):
+    x = inp = G.Input((size, size, 3))
     x = M.MaxPool2D(3, strides=2, padding=1)(_conv_bn(x, 64, 7, 2, 3))
     for i, n in enumerate(blocks):
         for _ in range(n):  # BN → ReLU → 1×1 (128) → BN → ReLU → 3×3 (32), concatenated to the input
@@ -187,7 +199,7 @@ def densenet(name, blocks):
             c = x.internal_shape[0] // 2
             x = M.AvgPool2D(2)(M.Conv2D(c, 1, use_bias=False)(M.ReLU()(M.BatchNorm()(x))))
     x = M.ReLU()(M.BatchNorm()(x))
-    return _model(inp, _head(x), name, keras="8,062,504 for DenseNet121, 83,648 of them non-trainable")
+    return _model(inp, _head(x), name)
 
 
 # --- MobileNet v2 (Sandler et al. 2018, Table 2) and v3 (Howard et al. 2019, Tables 1–2) --------------
@@ -203,15 +215,15 @@ def _inverted_v2(x, out, stride, t):
     return B.Add()([x, y]) if stride == 1 and inp == out else y
 
 
-def mobilenet_v2(name="mobilenet_v2"):
-    x = inp = G.Input((224, 224, 3))
+def mobilenet_v2(name="mobilenet_v2", size=224):
+    x = inp = G.Input((size, size, 3))
     x = _conv_bn(x, 32, 3, 2, act=B.ReLU6)
     for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
                        (6, 320, 1, 1)):
         for i in range(n):
             x = _inverted_v2(x, c, s if i == 0 else 1, t)
     x = _conv_bn(x, 1280, 1, act=B.ReLU6)
-    return _model(inp, _head(x, dropout=0.2), name, keras="3,538,984 for MobileNetV2, 34,112 of them non-trainable")
+    return _model(inp, _head(x, dropout=0.2), name)
 
 
 def _squeeze_excite(x, squeeze, act, gate):
@@ -248,16 +260,16 @@ _V3 = {  # kernel, expanded, out, SE, activation, stride (torchvision _mobilenet
 }
 
 
-def mobilenet_v3(name):
+def mobilenet_v3(name, size=224):
     blocks, last = _V3[name]
-    x = inp = G.Input((224, 224, 3))
+    x = inp = G.Input((size, size, 3))
     x = _conv_bn(x, 16, 3, 2, act=B.HardSwish, eps=1e-3)
     for k, e, o, se, a, s in blocks:
         x = _inverted_v3(x, k, e, o, se, M.ReLU if a == "RE" else B.HardSwish, s)
     x = _conv_bn(x, 6 * x.internal_shape[0], 1, act=B.HardSwish, eps=1e-3)
     x = B.HardSwish()(M.Dense(last)(M.GlobalAvgPool2D()(x)))
     x = M.Dense(1000)(M.Dropout(0.2)(x))
-    return _model(inp, x, name, keras="Keras' MobileNetV3 differs in its head (1×1 convs, no dense layers)")
+    return _model(inp, x, name)
 
 
 # --- ShuffleNet v2 (Ma et al. 2018, Table 5, 1.0×) -------------------------------------------------------
@@ -277,23 +289,23 @@ def _shuffle_unit(x, out, stride):
     return B.ChannelShuffle(2)(B.Concatenate()([left, right]))
 
 
-def shufflenet_v2(name="shufflenet_v2_x1_0"):
-    x = inp = G.Input((224, 224, 3))
+def shufflenet_v2(name="shufflenet_v2_x1_0", size=224):
+    x = inp = G.Input((size, size, 3))
     x = M.MaxPool2D(3, strides=2, padding=1)(_conv_bn(x, 24, 3, 2))
     for out, n in ((116, 4), (232, 8), (464, 4)):
         for i in range(n):
             x = _shuffle_unit(x, out, 2 if i == 0 else 1)
     x = _conv_bn(x, 1024, 1)
-    return _model(inp, _head(x), name, keras="no ShuffleNet in keras.applications")
+    return _model(inp, _head(x), name)
 
 
 # --- EfficientNet-B0 (Tan & Le 2019, Table 1) --------------------------------------------------------------
 
-def efficientnet_b0(name="efficientnet_b0"):
+def efficientnet_b0(name="efficientnet_b0", size=224):
     """MBConv blocks: expand 1×1 (SiLU) → depthwise k×k (SiLU) → SE (squeeze to ¼ of the block's
     input, sigmoid gate) → linear 1×1; residual add when the shape is kept (stochastic depth has no
     weights and is the identity at inference)."""
-    x = inp = G.Input((224, 224, 3))
+    x = inp = G.Input((size, size, 3))
     x = _conv_bn(x, 32, 3, 2, act=B.SiLU)
     for t, k, s, out, n in ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
                             (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)):
@@ -306,29 +318,28 @@ def efficientnet_b0(name="efficientnet_b0"):
             y = _conv_bn(y, out, 1, act=None)
             x = B.Add()([x, y]) if stride == 1 and cin == out else y
     x = _conv_bn(x, 1280, 1, act=B.SiLU)
-    return _model(inp, _head(x, dropout=0.2), name, keras="EfficientNetB0 adds input rescaling and "
-                                                           "normalization layers")
+    return _model(inp, _head(x, dropout=0.2), name)
 
 
 BUILDERS = {
-    "resnet18": lambda: resnet("resnet18", (2, 2, 2, 2), bottleneck=False),
-    "resnet34": lambda: resnet("resnet34", (3, 4, 6, 3), bottleneck=False),
-    "resnet50": lambda: resnet("resnet50", (3, 4, 6, 3)),
-    "resnet101": lambda: resnet("resnet101", (3, 4, 23, 3)),
-    "resnet152": lambda: resnet("resnet152", (3, 8, 36, 3)),
-    "resnext50_32x4d": lambda: resnet("resnext50_32x4d", (3, 4, 6, 3), groups=32, width_per_group=4),
-    "wide_resnet50_2": lambda: resnet("wide_resnet50_2", (3, 4, 6, 3), width_per_group=128),
-    **{f"{v}{bn}": (lambda v=v, bn=bn: vgg(v, bool(bn))) for v in _VGG for bn in ("", "_bn")},
-    "googlenet": googlenet,
-    "squeezenet1_0": lambda: squeezenet("squeezenet1_0"),
-    "squeezenet1_1": lambda: squeezenet("squeezenet1_1"),
-    "densenet121": lambda: densenet("densenet121", (6, 12, 24, 16)),
-    "densenet169": lambda: densenet("densenet169", (6, 12, 32, 32)),
-    "mobilenet_v2": mobilenet_v2,
-    "mobilenet_v3_small": lambda: mobilenet_v3("mobilenet_v3_small"),
-    "mobilenet_v3_large": lambda: mobilenet_v3("mobilenet_v3_large"),
-    "shufflenet_v2_x1_0": shufflenet_v2,
-    "efficientnet_b0": efficientnet_b0,
+    "resnet18": lambda size=224: resnet("resnet18", (2, 2, 2, 2), bottleneck=False, size=size),
+    "resnet34": lambda size=224: resnet("resnet34", (3, 4, 6, 3), bottleneck=False, size=size),
+    "resnet50": lambda size=224: resnet("resnet50", (3, 4, 6, 3), size=size),
+    "resnet101": lambda size=224: resnet("resnet101", (3, 4, 23, 3), size=size),
+    "resnet152": lambda size=224: resnet("resnet152", (3, 8, 36, 3), size=size),
+    "resnext50_32x4d": lambda size=224: resnet("resnext50_32x4d", (3, 4, 6, 3), groups=32, width_per_group=4, size=size),
+    "wide_resnet50_2": lambda size=224: resnet("wide_resnet50_2", (3, 4, 6, 3), width_per_group=128, size=size),
+    **{f"{v}{bn}": (lambda size=224, v=v, bn=bn: vgg(v, bool(bn), size=size)) for v in _VGG for bn in ("", "_bn")},
+    "googlenet": lambda size=224: googlenet(size=size),
+    "squeezenet1_0": lambda size=224: squeezenet("squeezenet1_0", size=size),
+    "squeezenet1_1": lambda size=224: squeezenet("squeezenet1_1", size=size),
+    "densenet121": lambda size=224: densenet("densenet121", (6, 12, 24, 16), size=size),
+    "densenet169": lambda size=224: densenet("densenet169", (6, 12, 32, 32), size=size),
+    "mobilenet_v2": lambda size=224: mobilenet_v2(size=size),
+    "mobilenet_v3_small": lambda size=224: mobilenet_v3("mobilenet_v3_small", size=size),
+    "mobilenet_v3_large": lambda size=224: mobilenet_v3("mobilenet_v3_large", size=size),
+    "shufflenet_v2_x1_0": lambda size=224: shufflenet_v2(size=size),
+    "efficientnet_b0": lambda size=224: efficientnet_b0(size=size),
 }
 
 
@@ -337,8 +348,10 @@ def names() -> list[str]:
     return sorted(BUILDERS)
 
 
-def build(name: str) -> G.Model:
-    """The zoo model ``name`` (one of :func:`names`), weights not yet initialised."""
+def build(name: str, size: int = 224) -> G.Model:
+    """The zoo model ``name`` (one of :func:`names`) on ``size×size×3`` inputs, weights not yet
+    initialised. Counts are torchvision's at 224 (VGG's dense layers depend on the size; the
+    others only their shapes), smaller sizes are for running the graphs quickly in tests."""
     if name not in BUILDERS:
         raise ValueError(f"no zoo model {name!r}; the zoo: {', '.join(names())}")
-    return BUILDERS[name]()
+    return BUILDERS[name](size=size)
