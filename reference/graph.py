@@ -309,7 +309,7 @@ class Model(M.Network):
 
 GRAPH_SPEC_HELP = """\
 Graphs: every line of the Sequential format, applied to the current tensor, and:
-  LAYER ... as NAME       name the line's output (the input is named 'input')
+  LAYER ... as NAME       name the line's output and its layer (the input is named 'input')
   from NAME               make a named tensor the current one again (start a branch)
   add A B ...   concat A B ...   multiply A B ...   [as NAME]   join named tensors
   depthwise K [stride S] [pad P] [multiplier M] [nobias]         separable F K [stride S] [pad P] [multiplier M] [nobias] [ACT]
@@ -393,8 +393,9 @@ def parse_graph_spec(text: str, name: str = "model", source: str = "spec") -> Mo
                 current = _graph_layer(line, word, spatial)(current)
         except M.ModelError as exc:
             raise M.ModelError(f"{source}, line {line.lineno}: {exc}", exc.layer) from None
-        if label:
+        if label:  # the name is also the layer's, so that the summary's "Connected to" shows it
             named[label] = current
+            current.layer.name = label
     return Model(named["input"], current, name=name)
 
 
