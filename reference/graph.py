@@ -143,7 +143,7 @@ class GraphSummary(M.Summary):
             out.append(f"Buffers, not counted (batch-norm running mean and variance): {self.buffers:,}")
         out.append("_" * width)
         if self.note:
-            out.append(textwrap.fill(self.note, width=max(80, min(width, 110))))
+            out.append(textwrap.fill(self.note, width=max(80, min(width, 110)), break_on_hyphens=False))
         return "\n".join(out)
 
 
