@@ -491,9 +491,11 @@ def _graph_layer(draw, shape):
     """One single-input layer that fits ``shape = (C, H, W)``, graph-only layers favoured."""
     c, h, w = shape
     kind = draw(st.sampled_from(["conv", "depthwise", "separable", "zeropad", "act", "act", "shuffle", "slice",
-                                 "ceilpool", "batchnorm", "pool"]))
+                                 "ceilpool", "batchnorm", "pool", "residual"]))
     if kind == "conv":
         return draw(conv_layers(shape))
+    if kind == "residual":
+        return draw(residual_layers(shape))
     if kind == "pool":
         return draw(pool_layers(shape))
     if kind == "batchnorm":

@@ -21,7 +21,9 @@ Conventions
   re-derives a formula.
 
 ``parse_spec(text)`` reads the spec format (see :func:`parse_spec`); ``load_bundled(name)`` the
-specs shipped in ``reference/specs/``.
+specs shipped in ``reference/specs/``. :class:`Network` holds what every model has whatever its
+wiring (naming, weights, counts, the loss); the branched models of the functional API are
+``graph.Model``, their extra layers in :mod:`.blocks`, torchvision's architectures in :mod:`.zoo`.
 """
 
 from __future__ import annotations
