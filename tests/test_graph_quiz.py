@@ -46,7 +46,7 @@ def test_seed_zero_is_the_papers_example(bank):
 
 
 @given(seed=seeds)
-def test_inception_params_equal_torch(seed):
+def test_inception_params_matches_torch(seed):
     q = QG.inception_params(random.Random(f"inception-params:{seed}"), seed == 0)
     c_in, c1, c3r, c3, c5r, c5, pp = q.data["config"]
     with torch.device(META):
@@ -57,7 +57,7 @@ def test_inception_params_equal_torch(seed):
 
 
 @given(seed=seeds)
-def test_fire_params_equal_torch(seed):
+def test_fire_params_matches_torch(seed):
     q = QG.fire_params(random.Random(f"fire-params:{seed}"), seed == 0)
     c_in, s, e1, e3 = q.data["config"]
     with torch.device(META):
@@ -66,7 +66,7 @@ def test_fire_params_equal_torch(seed):
 
 
 @given(seed=seeds)
-def test_bottleneck_savings_equal_torch(seed):
+def test_bottleneck_savings_matches_torch(seed):
     q = QG.bottleneck_savings(random.Random(f"bottleneck-savings:{seed}"), seed == 0)
     c, w = q.data["channels"], q.data["width"]
     with torch.device(META):
@@ -82,7 +82,7 @@ def _flops(module, x):
 
 
 @given(seed=seeds)
-def test_separable_cost_ratio_equals_torch_flop_counts(seed):
+def test_separable_cost_ratio_matches_torch_flop_counts(seed):
     q = QG.separable_cost_ratio(random.Random(f"separable-cost-ratio:{seed}"), seed == 0)
     d = q.data
     c, f, k, n = d["in_channels"], d["filters"], d["kernel"], d["size"]
