@@ -24,7 +24,7 @@ from convcheck.reference import zoo
 HERE = Path(__file__).parent / "fixtures"
 FIXTURE = json.loads((HERE / "zoo_torchvision.json").read_text(encoding="utf-8"))
 sys.path.insert(0, str(HERE))
-from names import ZOO_NAMES  # noqa: E402
+from zoo_names import ZOO_NAMES  # noqa: E402
 
 ISSUE_12_NAMES = (  # the list in issue 12, item 2 (resnet18 was bundled already)
     "resnet34 resnet50 resnet101 resnet152 resnext50_32x4d wide_resnet50_2 vgg11 vgg13 vgg16 vgg19 vgg11_bn vgg13_bn "
