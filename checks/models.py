@@ -1,4 +1,5 @@
-"""Random valid ``Sequential`` models, and the comparisons of a model with its torch export.
+"""Random valid ``Sequential`` models and graphs, the torch export of graphs, and the comparisons
+of a model with its torch export.
 
 ``models()`` builds a model one layer at a time from the shape reached so far, choosing each
 layer's hyper-parameters so that it fits (a kernel no larger than the padded input, a pool padding
@@ -15,8 +16,13 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
+from torch import nn
+
+from convcheck.reference import blocks as B
+from convcheck.reference import graph as G
 from convcheck.reference import model as M
 
+from . import export as E
 from .export import activation_shapes, row_param_counts, to_torch, torch_grads
 from .tolerances import tolerance
 
@@ -198,6 +204,8 @@ def reduction_length(model: M.Sequential) -> int:
     for layer in model.all_layers():
         if isinstance(layer, M._Conv):
             total += layer.in_channels * int(np.prod(layer.kernel_size))
+        elif isinstance(layer, B.SeparableConv2D):
+            total += int(np.prod(layer.kernel_size)) + layer.mid
         elif isinstance(layer, M.Dense):
             total += layer.in_features
         elif layer.input_shape is not None:
@@ -224,12 +232,18 @@ def assert_close(name: str, got: np.ndarray, expected: np.ndarray, tol, where: s
                              f"(|Δ|={abs(g - e):.3g} > atol+rtol·|e|={bound[idx]:.3g}) [{where}]")
 
 
+def _exporter(model):
+    """The torch export of a model: :func:`graph_to_torch` for a graph, ``export.to_torch`` else
+    (looked up at call time, so that a test can replace either)."""
+    return graph_to_torch if isinstance(model, G.Model) else to_torch
+
+
 # --- the comparisons ---------------------------------------------------------------------------------
 
 def check_summary_matches_torch(model: M.Sequential, device: str = "cpu") -> None:
     """Every row's output shape equals the torch module's activation shape, and every row's parameter
     count equals torch's ``numel`` (trainable: parameters; non-trainable: running statistics)."""
-    exported = to_torch(model, weights=False, device=device)
+    exported = _exporter(model)(model, weights=False, device=device)
     x = torch.zeros((2, *model.input_shape), dtype=torch.float64, device=device)
     got = activation_shapes(exported, x)
     rows = model.summary().rows
@@ -260,7 +274,7 @@ def check_forward_backward_matches_torch(model: M.Sequential, seed: int = 0, tra
     ``training=True`` batch norm uses batch statistics, and the updated running statistics must
     agree too; dropout is compared only at inference (its masks are random on both sides)."""
     randomize(model, seed)
-    exported = to_torch(model, device=device)
+    exported = _exporter(model)(model, device=device)
     exported.train(training)
     x = random_input(model, batch, seed)
     where = f"{_describe(model)}; training={training}"
@@ -315,3 +329,238 @@ def numerical_gradient_check(model: M.Sequential, x: np.ndarray, y: np.ndarray, 
                                  f"differences {numeric[j]!r} (relative error {err:.2g} > 1e-6) [{_describe(model)}]")
         worst = max(worst, err)
     return worst
+
+
+# --- graphs: the torch export ---------------------------------------------------------------------------
+
+class _Merge(nn.Module):
+    """``Add``/``Multiply``/``Concatenate`` of several tensors (``torch.cat`` on dim 1)."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, *xs):
+        if self.kind == "cat":
+            return torch.cat(xs, dim=1)
+        y = xs[0]
+        for x in xs[1:]:
+            y = y + x if self.kind == "add" else y * x
+        return y
+
+    def extra_repr(self):
+        return self.kind
+
+
+class _ChannelShuffle(nn.Module):
+    """torchvision's ``channel_shuffle``: view as (N, g, C/g, ...), transpose, flatten."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        n, c, *sp = x.shape
+        return x.view(n, self.groups, c // self.groups, *sp).transpose(1, 2).reshape(n, c, *sp)
+
+
+class _ChannelSlice(nn.Module):
+    def __init__(self, start, stop):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x):
+        return x[:, self.start:self.stop]
+
+
+class _Reshape(nn.Module):
+    """Keras' Reshape: in the model's convention (channels-last moves C last first)."""
+
+    def __init__(self, target, channels):
+        super().__init__()
+        self.target, self.last = tuple(target), channels == "last"
+
+    def forward(self, x):
+        if self.last and x.dim() >= 3:
+            x = x.movedim(1, -1)
+        y = x.reshape((x.shape[0], *self.target))
+        return y.movedim(-1, 1) if self.last and y.dim() >= 3 else y
+
+
+class HardSigmoid(nn.Module):
+    """``relu6(x + 3)/6``: ``nn.Hardsigmoid``'s forward exactly, but with an exact float64 backward.
+    torch's own backward multiplies by the float32 constant ``1.0f/6.0f`` (0.1666666716…, a 3e-8
+    relative error that a float64 comparison catches; see tests/test_graph_torch.py)."""
+
+    def forward(self, x):
+        return torch.nn.functional.relu6(x + 3.0) / 6.0
+
+
+_ELEMENTWISE = {B.ReLU6: nn.ReLU6, B.HardSwish: nn.Hardswish, B.HardSigmoid: HardSigmoid, B.SiLU: nn.SiLU,
+                B.GELU: nn.GELU}
+
+
+def _graph_module(layer: M.Layer, channels: str, tensors: dict) -> tuple[nn.Module, list]:
+    """The torch module of one graph layer and its summary-row modules (``export._module`` for the
+    layers Sequential models have)."""
+    if isinstance(layer, B.Merge):
+        mod = _Merge({B.Add: "add", B.Multiply: "mul", B.Concatenate: "cat"}[type(layer)])
+    elif isinstance(layer, B.SeparableConv2D):
+        symmetric = all(pb == pa for pb, pa in layer.pads)
+        dw = nn.Conv2d(layer.in_channels, layer.mid, layer.kernel_size, layer.strides,
+                       tuple(p for p, _ in layer.pads) if symmetric else 0, layer.dilation_rate,
+                       groups=layer.in_channels, bias=False)
+        pw = nn.Conv2d(layer.mid, layer.filters, 1, bias=layer.use_bias)
+        tensors[f"{layer.name}.w_depthwise"] = (dw, "weight", False)
+        tensors[f"{layer.name}.w_pointwise"] = (pw, "weight", False)
+        if layer.use_bias:
+            tensors[f"{layer.name}.b"] = (pw, "bias", False)
+        mod = nn.Sequential(*([] if symmetric else [E.Pad(layer.pads)]), dw, pw, E._activation(layer.activation))
+    elif isinstance(layer, B.ZeroPadding2D):
+        mod = E.Pad(layer.pads)
+    elif type(layer) in _ELEMENTWISE:
+        mod = _ELEMENTWISE[type(layer)]()
+    elif isinstance(layer, B.ChannelShuffle):
+        mod = _ChannelShuffle(layer.groups)
+    elif isinstance(layer, B.ChannelSlice):
+        mod = _ChannelSlice(layer.start, layer.stop)
+    elif isinstance(layer, B.Reshape):
+        mod = _Reshape(layer.target_shape, channels)
+    elif isinstance(layer, B.CeilMaxPool2D):
+        mod = nn.MaxPool2d(layer.pool_size, layer.strides, layer.int_pad, ceil_mode=True)
+    else:
+        return E._module(layer, channels, tensors)
+    return mod, [mod]
+
+
+class GraphExported(nn.Module):
+    """An exported graph: value 0 is the input, value ``i + 1`` the output of layer ``i``; each
+    layer's module takes the values its inputs name (in the model's layout in and out)."""
+
+    def __init__(self, mods, inbound, merges, channels):
+        super().__init__()
+        self.layers = nn.ModuleList(mods)
+        self.inbound, self.merges, self.channels = inbound, merges, channels
+
+    def forward(self, x):
+        if self.channels == "last" and x.dim() >= 3:
+            x = x.movedim(-1, 1)
+        values = [x]
+        for mod, ins, merge in zip(self.layers, self.inbound, self.merges):
+            values.append(mod(*[values[j] for j in ins]) if merge else mod(values[ins[0]]))
+        y = values[-1]
+        return y.movedim(1, -1) if self.channels == "last" and y.dim() >= 3 else y
+
+
+def graph_to_torch(model: G.Model, dtype=None, device="cpu", weights=True) -> GraphExported:
+    """A graph's ``nn.Module``, as ``export.to_torch`` makes one for a ``Sequential``: same weights,
+    ``rows`` aligned with the summary rows, ``tensors`` for reading gradients back."""
+    if dtype is None:
+        dtype = getattr(torch, str(model.dtype or np.dtype("float64")))
+    index = {id(model.input_layer.output_tensor): 0}
+    tensors, mods, rows, inbound, merges = {}, [], [], [], []
+    with torch.device(device):
+        for i, layer in enumerate(model.layers):
+            m, r = _graph_module(layer, model.channels, tensors)
+            mods.append(m)
+            rows += r
+            inbound.append([index[id(t)] for t in layer.inbound])
+            merges.append(getattr(layer, "multi_input", False))
+            index[id(layer.output_tensor)] = i + 1
+        exported = GraphExported(mods, inbound, merges, model.channels)
+    exported.to(dtype=dtype)
+    exported.rows, exported.tensors = rows, tensors
+    if weights:
+        if model.dtype is None:
+            raise RuntimeError("the model has no weights: call model.init(seed) first, or pass weights=False")
+        values = {**model.params, **model.state}
+        with torch.no_grad():
+            for key, t, transposed in E._tensors(exported):
+                v = values[key].T if transposed else values[key]
+                t.copy_(torch.as_tensor(np.ascontiguousarray(v), dtype=t.dtype, device=t.device))
+    return exported
+
+
+# --- graphs: random small ones -------------------------------------------------------------------------
+
+GRAPH_ACTS = (B.ReLU6, B.HardSwish, B.HardSigmoid, B.SiLU, B.GELU)
+
+
+@st.composite
+def _graph_layer(draw, shape):
+    """One single-input layer that fits ``shape = (C, H, W)``, graph-only layers favoured."""
+    c, h, w = shape
+    kind = draw(st.sampled_from(["conv", "depthwise", "separable", "zeropad", "act", "act", "shuffle", "slice",
+                                 "ceilpool", "batchnorm", "pool", "residual"]))
+    if kind == "conv":
+        return draw(conv_layers(shape))
+    if kind == "residual":
+        return draw(residual_layers(shape))
+    if kind == "pool":
+        return draw(pool_layers(shape))
+    if kind == "batchnorm":
+        return M.BatchNorm()
+    if kind == "act":
+        return draw(st.sampled_from(GRAPH_ACTS))()
+    if kind in ("depthwise", "separable"):
+        mode = draw(st.sampled_from(["same", "valid", "int"]))
+        k = draw(st.integers(1, 3)) if mode == "same" else draw(st.integers(1, min(3, h, w)))
+        pad = mode if mode != "int" else draw(st.integers(0, k // 2))
+        s = draw(st.integers(1, 2))
+        mult = draw(st.integers(1, 2))
+        act = draw(st.sampled_from(ACTS))
+        if kind == "depthwise":
+            return B.DepthwiseConv2D(k, s, pad, depth_multiplier=mult, activation=act, use_bias=draw(st.booleans()))
+        return B.SeparableConv2D(draw(st.integers(1, 4)), k, s, pad, depth_multiplier=mult, activation=act,
+                                 use_bias=draw(st.booleans()))
+    if kind == "zeropad":
+        return B.ZeroPadding2D(((draw(st.integers(0, 2)), draw(st.integers(0, 2))),
+                                (draw(st.integers(0, 2)), draw(st.integers(0, 2)))))
+    if kind == "shuffle":
+        return B.ChannelShuffle(draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0])))
+    if kind == "slice":
+        start = draw(st.integers(0, c - 1))
+        return B.ChannelSlice(start, draw(st.integers(start + 1, c)))
+    k = draw(st.integers(1, min(3, h, w)))
+    return B.CeilMaxPool2D(k, draw(st.integers(1, 2)), draw(st.integers(0, k // 2)))
+
+
+@st.composite
+def graphs(draw, max_layers=5, channels=("last", "first"), head=None):
+    """A random valid 2-D ``Model``: each step applies a layer to a tensor drawn from those made so
+    far (a branch), or joins tensors — ``Add``/``Multiply`` of two tensors made equal-shaped by a
+    'same' 1×1 convolution, a squeeze-and-excitation gate, or a ``Concatenate`` of tensors with
+    equal spatial sizes — and the last tensor made is the output (with an optional dense head)."""
+    chan = draw(st.sampled_from(channels))
+    x = G.Input((draw(st.integers(3, 8)), draw(st.integers(3, 8)), draw(st.integers(1, 4))) if chan == "last"
+                else (draw(st.integers(1, 4)), draw(st.integers(3, 8)), draw(st.integers(3, 8))), channels=chan)
+    made = [x]
+    for _ in range(draw(st.integers(1, max_layers))):
+        t = draw(st.sampled_from(made))
+        if max(t.internal_shape[1:]) > MAX_SPATIAL:
+            t = made[0]
+        kind = draw(st.sampled_from(["layer", "layer", "add", "multiply", "concat", "gate"]))
+        if kind == "layer":
+            y = draw(_graph_layer(t.internal_shape))(t)
+        elif kind in ("add", "multiply"):
+            other = M.Conv2D(t.internal_shape[0], 1, activation=draw(st.sampled_from(ACTS)))(t)
+            y = (B.Add() if kind == "add" else B.Multiply())([t, other])
+        elif kind == "gate":  # squeeze-and-excitation: pool, two 1x1 convs, hard sigmoid, scale
+            c = t.internal_shape[0]
+            g = M.GlobalAvgPool2D()(t)
+            g = B.Reshape((1, 1, c) if chan == "last" else (c, 1, 1))(g)
+            g = M.Conv2D(draw(st.integers(1, 3)), 1, activation="relu")(g)
+            g = B.HardSigmoid()(M.Conv2D(c, 1)(g))
+            y = B.Multiply()([t, g])
+        else:
+            same = [u for u in made if u.internal_shape[1:] == t.internal_shape[1:]]
+            partner = draw(st.sampled_from(same))
+            branch = draw(_graph_layer(partner.internal_shape))
+            z = branch(partner)
+            y = B.Concatenate()([t, z]) if z.internal_shape[1:] == t.internal_shape[1:] else z
+        made.append(y)
+    out = made[-1]
+    if (head or draw(st.sampled_from(["none", "dense"]))) == "dense":
+        out = M.Dense(draw(st.integers(2, 5)), activation=draw(st.sampled_from(["linear", "softmax"])))(
+            M.GlobalAvgPool2D()(out))
+    return G.Model(x, out)

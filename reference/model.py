@@ -21,7 +21,9 @@ Conventions
   re-derives a formula.
 
 ``parse_spec(text)`` reads the spec format (see :func:`parse_spec`); ``load_bundled(name)`` the
-specs shipped in ``reference/specs/``.
+specs shipped in ``reference/specs/``. :class:`Network` holds what every model has whatever its
+wiring (naming, weights, counts, the loss); the branched models of the functional API are
+``graph.Model``, their extra layers in :mod:`.blocks`, torchvision's architectures in :mod:`.zoo`.
 """
 
 from __future__ import annotations
@@ -205,6 +207,12 @@ class Layer:
 
     def _user(self, shape) -> tuple:
         return to_user_shape(shape, self.channels)
+
+    def __call__(self, inputs):
+        """Apply the layer to a symbolic tensor (or a list of them, for a merge) of the functional
+        API: ``y = Conv2D(8, 3)(Input((32, 32, 3)))``. See :mod:`.graph`."""
+        from .graph import call_layer
+        return call_layer(self, inputs)
 
 
 def _glorot_uniform(rng, shape, fan_in, fan_out, dtype):
@@ -938,25 +946,13 @@ class Summary:
         return "\n".join(out)
 
 
-class Sequential:
-    """A stack of layers applied in order, with Keras' ``summary()`` / ``count_params()`` and NumPy
-    ``init`` / ``forward`` / ``backward`` / ``loss``. See the module docstring for the conventions."""
+class Network:
+    """What a model holds whatever its wiring (:class:`Sequential` here, ``graph.Model``): layers
+    named Keras' way, their weights, parameter counts, and the loss. A subclass supplies
+    ``__init__``, ``summary``, ``forward``, ``backward`` and ``loss_and_grads``."""
 
-    def __init__(self, layers, input_shape, channels="last", name="sequential"):
-        if channels not in ("last", "first"):
-            raise ValueError(f"channels must be 'last' or 'first', got channels={channels!r}")
-        if not layers:
-            raise ModelError("a Sequential model needs at least one layer")
-        self.layers: list[Layer] = list(layers)
-        self.channels, self.name = channels, name
-        self.input_shape = _tuple("input_shape", tuple(input_shape), len(tuple(input_shape)))
-        self.dtype = None
-        self.dx: np.ndarray | None = None
-        self._name_layers()
-        shape = to_internal_shape(self.input_shape, channels)
-        for i, layer in enumerate(self.layers):
-            shape = build_layer(layer, shape, channels, f"layer {i}")
-        self.output_shape = to_user_shape(shape, channels)
+    layers: list
+    name: str
 
     def _name_layers(self) -> None:
         seen: dict[str, int] = {}
@@ -994,29 +990,6 @@ class Sequential:
         for layer in self.layers:
             visit(layer)
         return out
-
-    # --- summary ---
-
-    def summary(self) -> Summary:
-        rows: list[Row] = []
-
-        def visit(layer, depth, branch):
-            c = layer.count()
-            rows.append(Row(layer.name, layer.type, to_user_shape(layer.output_shape, self.channels), c.total,
-                            c.trainable, c.non_trainable, layer.formula(), depth, branch))
-            if isinstance(layer, Residual):
-                for sub in layer.body:
-                    visit(sub, depth + 1, "body")
-                for sub in layer.shortcut:
-                    visit(sub, depth + 1, "shortcut")
-
-        for layer in self.layers:
-            visit(layer, 0, "")
-        counts = [layer.count() for layer in self.layers]
-        trainable = sum(c.trainable for c in counts)
-        non_trainable = sum(c.non_trainable for c in counts)
-        return Summary(self.name, self.input_shape, rows, trainable + non_trainable, trainable, non_trainable,
-                       self.channels)
 
     def count_params(self) -> int:
         """All weights, trainable and not (Keras' ``count_params``)."""
@@ -1071,6 +1044,79 @@ class Sequential:
         if self.dtype is None:
             raise RuntimeError("the model has no weights yet: call model.init(seed) first")
 
+    def _softmax_output(self) -> bool:
+        last = self.layers[-1]
+        return getattr(last, "activation", None) == "softmax"
+
+    @staticmethod
+    def _backward_without_softmax(layer: Layer, dlogits: np.ndarray) -> np.ndarray:
+        if isinstance(layer, Activation):
+            return dlogits
+        saved = layer.activation
+        layer.activation = "linear"
+        try:
+            return layer.backward(dlogits)
+        finally:
+            layer.activation = saved
+
+    def loss(self, x, y, training=True) -> float:
+        """Mean softmax cross-entropy (see :meth:`loss_and_grads`), without the backward pass."""
+        out = self.forward(x, training)
+        if self._softmax_output():
+            last = self.layers[-1]
+            logits = last._cache if isinstance(last, Activation) else last._cache[1]
+        else:
+            logits = out
+        return float(L.softmax_cross_entropy(logits, np.asarray(y))[0])
+
+    def predict(self, x) -> np.ndarray:
+        return self.forward(x, training=False)
+
+
+
+class Sequential(Network):
+    """A stack of layers applied in order, with Keras' ``summary()`` / ``count_params()`` and NumPy
+    ``init`` / ``forward`` / ``backward`` / ``loss``. See the module docstring for the conventions."""
+
+    def __init__(self, layers, input_shape, channels="last", name="sequential"):
+        if channels not in ("last", "first"):
+            raise ValueError(f"channels must be 'last' or 'first', got channels={channels!r}")
+        if not layers:
+            raise ModelError("a Sequential model needs at least one layer")
+        self.layers: list[Layer] = list(layers)
+        self.channels, self.name = channels, name
+        self.input_shape = _tuple("input_shape", tuple(input_shape), len(tuple(input_shape)))
+        self.dtype = None
+        self.dx: np.ndarray | None = None
+        self._name_layers()
+        shape = to_internal_shape(self.input_shape, channels)
+        for i, layer in enumerate(self.layers):
+            shape = build_layer(layer, shape, channels, f"layer {i}")
+        self.output_shape = to_user_shape(shape, channels)
+
+    # --- summary ---
+
+    def summary(self) -> Summary:
+        rows: list[Row] = []
+
+        def visit(layer, depth, branch):
+            c = layer.count()
+            rows.append(Row(layer.name, layer.type, to_user_shape(layer.output_shape, self.channels), c.total,
+                            c.trainable, c.non_trainable, layer.formula(), depth, branch))
+            if isinstance(layer, Residual):
+                for sub in layer.body:
+                    visit(sub, depth + 1, "body")
+                for sub in layer.shortcut:
+                    visit(sub, depth + 1, "shortcut")
+
+        for layer in self.layers:
+            visit(layer, 0, "")
+        counts = [layer.count() for layer in self.layers]
+        trainable = sum(c.trainable for c in counts)
+        non_trainable = sum(c.non_trainable for c in counts)
+        return Summary(self.name, self.input_shape, rows, trainable + non_trainable, trainable, non_trainable,
+                       self.channels)
+
     # --- forward and backward ---
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -1100,10 +1146,6 @@ class Sequential:
         self.dx = _to_last(d, self.channels)
         return self.grads
 
-    def _softmax_output(self) -> bool:
-        last = self.layers[-1]
-        return getattr(last, "activation", None) == "softmax"
-
     def loss_and_grads(self, x, y, training=True) -> tuple[float, dict[str, np.ndarray]]:
         """Mean softmax cross-entropy of the model's output for integer labels ``y``, and its gradient
         per parameter. When the last layer ends in softmax, its input is taken as the logits
@@ -1125,30 +1167,6 @@ class Sequential:
             raise ModelError(f"softmax cross-entropy needs (N, classes) outputs, got {out.shape}")
         loss, dlogits = L.softmax_cross_entropy(out, np.asarray(y))
         return float(loss), self.backward(dlogits)
-
-    @staticmethod
-    def _backward_without_softmax(layer: Layer, dlogits: np.ndarray) -> np.ndarray:
-        if isinstance(layer, Activation):
-            return dlogits
-        saved = layer.activation
-        layer.activation = "linear"
-        try:
-            return layer.backward(dlogits)
-        finally:
-            layer.activation = saved
-
-    def loss(self, x, y, training=True) -> float:
-        """Mean softmax cross-entropy (see :meth:`loss_and_grads`), without the backward pass."""
-        out = self.forward(x, training)
-        if self._softmax_output():
-            last = self.layers[-1]
-            logits = last._cache if isinstance(last, Activation) else last._cache[1]
-        else:
-            logits = out
-        return float(L.softmax_cross_entropy(logits, np.asarray(y))[0])
-
-    def predict(self, x) -> np.ndarray:
-        return self.forward(x, training=False)
 
     def to_torch(self, dtype=None, device="cpu", weights=True):
         """An ``nn.Module`` computing the same function with the same weights (``checks.export``)."""
