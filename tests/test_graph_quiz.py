@@ -1,5 +1,4 @@
-"""The graph quiz templates (assignments/quiz_graph_templates.py): registered into an isolated
-copy of the bank, their seed-0 answers are the papers' examples, and on many seeds each answer
+"""The graph quiz templates (assignments/quiz/graph.py): registered in the bank, their seed-0 answers are the papers' examples, and on many seeds each answer
 equals what plain torch modules built independently give (``numel``; FLOPs from torch's own
 counter, two per multiply-add)."""
 
@@ -12,19 +11,18 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from convcheck.assignments import quiz_bank
-from convcheck.assignments import quiz_graph_templates as QG
+from convcheck.assignments import quiz
+from convcheck.assignments.quiz import bank as quiz_bank
+from convcheck.assignments.quiz import graph as QG
 
 seeds = st.integers(min_value=0, max_value=9_999)
 META = torch.device("meta")
 
 
 @pytest.fixture
-def bank(monkeypatch):
-    """The real bank's register/Draft/Answer, writing into a copy of its registry."""
-    monkeypatch.setattr(quiz_bank, "TEMPLATES", dict(quiz_bank.TEMPLATES))
-    names = QG.register_templates(quiz_bank)
-    return {name: quiz_bank.TEMPLATES[name] for name in names}
+def bank():
+    """The graph templates as the bank holds them."""
+    return {name: quiz.TEMPLATES[name] for name, *_ in QG.TEMPLATES}
 
 
 def numel(*modules):

@@ -23,11 +23,12 @@ from .export import FORMATS, export, variants
 #: ``@convcheck.assignments.quiz.bank.register(name, topic, summary)`` (builder signature
 #: ``(rng, course, rules) -> Draft``; see ``bank.Rules`` for the conventions a key may read and must
 #: then list in ``Draft.stated``) and add its absolute name here, e.g.
-#: ``"convcheck.assignments.quiz_graph_templates"``. The tests then cover it: IDs rebuild, answers
+#: ``"convcheck.assignments.quiz.graph"``. The tests then cover it: IDs rebuild, answers
 #: check, every unstated convention is caught, and exports validate.
 TEMPLATE_MODULES: tuple[str, ...] = (
     "convcheck.assignments.quiz.numeric",
     "convcheck.assignments.quiz.concepts",
+    "convcheck.assignments.quiz.graph",
 )
 
 for _module in TEMPLATE_MODULES:

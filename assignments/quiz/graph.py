@@ -6,10 +6,8 @@ the multiply-accumulates of its layers from :func:`params.conv_macs`), never re-
 explanation shows the same arithmetic by hand. Seed 0 is the paper's own example (GoogLeNet's
 inception (3a), SqueezeNet's fire2, ResNet-50's 256-channel bottleneck, MobileNet's 3×3 on 512).
 
-Registration hook (kept apart from the bank so the bank can move): call
-``register_templates(bank)`` once, where ``bank`` is the module that provides ``register``,
-``Draft`` and ``Answer`` (today ``convcheck.assignments.quiz_bank``). Each builder here returns a
-plain :class:`Built`; the hook wraps it in the bank's ``Draft``.
+Importing this module registers its templates in the bank (``TEMPLATE_MODULES`` in ``quiz/__init__.py``).
+Each builder here returns a plain :class:`Built`; registration wraps it in the bank's ``Draft``.
 """
 
 from __future__ import annotations
@@ -195,14 +193,18 @@ TEMPLATES = [
 ]
 
 
-# === REGISTRATION HOOK =====================================================================================
-def register_templates(bank) -> list[str]:
-    """Add :data:`TEMPLATES` to the quiz bank ``bank`` (a module with ``register``, ``Draft`` and
-    ``Answer``, e.g. ``convcheck.assignments.quiz_bank``); returns the names added."""
+# --- registration in the bank ------------------------------------------------------------------------
+
+def _register_all():
+    """Each builder answers with an integer read off the builder; the conventions its key depends on (biases
+    counted, the module's layout) are written into its own text, so it reads no :class:`Rules`."""
+    from . import bank
+
     for name, topic, summary, build in TEMPLATES:
-        def draft(rng, course, build=build):
+        def draft(rng, course, rules, build=build):
             q = build(rng, course)
             return bank.Draft(q.text, bank.Answer("int", q.answer), q.explanation, data=q.data)
         bank.register(name, topic, summary)(draft)
-    return [name for name, *_ in TEMPLATES]
-# === END REGISTRATION HOOK =================================================================================
+
+
+_register_all()
