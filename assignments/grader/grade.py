@@ -195,13 +195,35 @@ def _expected_received(assignment, fspec, item, case, impl):
     return received, expected
 
 
-def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, seed, number) -> list[TestResult]:
+#: Checks of how a function behaves besides its values: they count only when its value checks pass, so a
+#: function that computes nothing (zeros) earns nothing from them, and a "not modified" verdict that the
+#: worker computes (and a student could forge) can cost points but never earn them on its own.
+AUXILIARY_CHECKS = ("grader.no_input_mutation", "grader.fresh_cache")
+#: A function more than this share of whose examples were discarded (a spec/convention mismatch) fails.
+MAX_DISCARDED_SHARE = 0.5
+
+
+def _is_stop(message: str) -> bool:
+    """A failure that stops a function rather than describing its values (reported once, not per test)."""
+    return any(word in message for word in ("did not finish within", "time budget of", "worker died",
+                                            "ran out of memory", "was stopped", "closed the grader's pipe"))
+
+
+def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, seed, number,
+                   functions_left: int = 1) -> list[TestResult]:
+    begin = getattr(breaker, "begin", None)
+    if begin is not None:
+        begin(fspec.name, functions_left)
     verify_names = [c.check for c in fspec.checks if not c.is_grader_check]
     graded_before = breaker.graded.get(fspec.name, 0)
+    discarded_before = breaker.discarded.get(fspec.name, 0)
     results = _run_verify(assignment, fspec, impl, verify_names, max_examples, seed)
-    vacuous = breaker.graded.get(fspec.name, 0) == graded_before and breaker.discarded.get(fspec.name, 0) > 0
+    graded = breaker.graded.get(fspec.name, 0) - graded_before
+    discarded = breaker.discarded.get(fspec.name, 0) - discarded_before
+    mostly_discarded = discarded > 0 and discarded > MAX_DISCARDED_SHARE * (graded + discarded)
     tests = []
     grader_budget = max(5, max_examples // 3)
+    stops: dict[str, str] = {}   # a stopping failure's message -> the test that reported it first
     for i, item in enumerate(fspec.checks, 1):
         t0 = time.perf_counter()
         hint = None
@@ -216,20 +238,49 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
             else:
                 status, message, counterexample, examples = r.status, r.message, r.counterexample, r.examples
                 hint = getattr(r, "hint", None)
-                if status == "passed" and vacuous:
-                    needs = f"{fspec.forward} raised on every example, so" if fspec.forward else "on every example"
-                    status, message = "failed", (f"could not be checked: {needs} no example reached "
-                                                 f"{fspec.name} (see the other tests)")
+                if status == "passed" and mostly_discarded:
+                    status, message = "failed", (
+                        f"could not be checked: {discarded} of {graded + discarded} examples were discarded "
+                        f"(options {fspec.name} cannot take), so too few examples reached it")
         passed = status == "passed"
-        output = "" if passed else _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint)
+        name = f"{fspec.name}: {item.title}"
+        if passed:
+            output = ""
+        elif _is_stop(message or "") and _stop_key(message) in stops:
+            output = (f"Failed: {item.title}.\nNot run: the same stop as in \"{stops[_stop_key(message)]}\" "
+                      "(reported there once).")
+            counterexample = None
+        else:
+            output = _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint)
+            if _is_stop(message or ""):
+                stops[_stop_key(message)] = name
         seconds = time.perf_counter() - t0 + (getattr(r, "seconds", 0.0) if not item.is_grader_check and r else 0.0)
         tests.append(TestResult(
-            name=f"{fspec.name}: {item.title}", function=fspec.name, check=item.check, number=f"{number}.{i}",
+            name=name, function=fspec.name, check=item.check, number=f"{number}.{i}",
             score=item.points if passed else 0.0, max_score=item.points,
             status="passed" if passed else "failed", output=output, counterexample=counterexample,
             examples=examples, seconds=seconds,
         ))
+    failed_values = [t for t in tests if t.check not in AUXILIARY_CHECKS and t.status != "passed"]
+    if failed_values:
+        for t in tests:
+            if t.check in AUXILIARY_CHECKS and t.status == "passed":
+                t.score, t.status = 0.0, "failed"
+                t.output = (f"Failed: {t.name.split(': ', 1)[1]}.\nNot counted: this check earns its points only "
+                            f"when {fspec.name}'s values are right, and "
+                            f"{', '.join(repr(v.name.split(': ', 1)[1]) for v in failed_values)} failed.")
     return tests
+
+
+def _stop_key(message: str) -> str:
+    import re
+
+    # the same stop, whatever call or time it names: "did not finish within 10 s", "time budget of 3 s"
+    for key in ("did not finish within", "time budget of", "worker died", "ran out of memory", "was stopped",
+                "closed the grader's pipe"):
+        if key in message:
+            return key
+    return re.sub(r"\[.*?\]", "", message)
 
 
 def _zero(fspec: FunctionSpec, number: int, reason: str) -> list[TestResult]:
@@ -240,28 +291,83 @@ def _zero(fspec: FunctionSpec, number: int, reason: str) -> list[TestResult]:
 
 # --- a submission --------------------------------------------------------------------------------
 
-def _open_sandbox(path, assignment: Assignment):
+def _open_sandbox(source, assignment: Assignment):
     from .sandbox import Sandbox
 
-    return Sandbox(path if not isinstance(path, Path) else str(path), forbidden_imports=assignment.forbidden_imports, call_timeout=assignment.call_timeout,
+    return Sandbox(source, forbidden_imports=assignment.forbidden_imports, call_timeout=assignment.call_timeout,
                    memory_mb=assignment.memory_mb, cpu_seconds=int(assignment.cpu_seconds or 600),
                    prefer=(assignment.name,))
 
 
-def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int | None = None,
+#: ``grade(..., seed=PRACTICE)`` grades with the spec's public seed (self-checks and practice runs).
+PRACTICE = "practice"
+
+
+def resolve_seed(spec: Assignment, seed, files: dict | None, label: str) -> int:
+    """The seed of one grading: ``seed`` when given, the spec's for ``PRACTICE``, else a secret one."""
+    if seed is None:
+        from .secret import grading_seed
+
+        return grading_seed(spec.name, files, label)
+    if seed == PRACTICE:
+        return spec.seed
+    return int(seed)
+
+
+def _read_source(path, spec: Assignment):
+    """The SubmissionSource, or a SubmissionFormatError whatever went wrong reading it."""
+    from .loader import SubmissionFormatError, SubmissionSource, load_submission_source
+
+    if isinstance(path, SubmissionSource):
+        return path
+    try:
+        return load_submission_source(path, prefer=(spec.name,))
+    except SubmissionFormatError:
+        raise
+    except (OSError, ValueError, RecursionError, MemoryError, UnicodeError) as exc:
+        raise SubmissionFormatError(f"{Path(path).name}: cannot be read ({type(exc).__name__}: "
+                                    f"{str(exc)[:200]})") from None
+
+
+def did_you_mean(spec: Assignment, defined: set[str]) -> str | None:
+    """When none of ``spec``'s functions is defined but another bundled spec's are: which one."""
+    from .spec import available_specs
+
+    if not defined or defined & {f.name for f in spec.functions}:
+        return None
+    best = None
+    for other in available_specs():
+        if other == spec.name:
+            continue
+        try:
+            names = {f.name for f in load_spec(other).functions}
+        except Exception:
+            continue
+        hit = len(names & defined)
+        if hit and (best is None or hit > best[1]):
+            best = (other, hit, sorted(names & defined))
+    if best is None:
+        return None
+    return (f"none of {spec.name}'s functions is defined, but {', '.join(best[2][:4])} "
+            f"{'is' if len(best[2]) == 1 else 'are'} graded by {best[0]!r}: did you mean --assignment {best[0]}?")
+
+
+def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int | str | None = None,
           max_examples: int | None = None, name: str | None = None) -> GradeReport:
     """Grade the submission at ``submission_path`` (.py, .ipynb, folder or .zip) against ``assignment``.
 
-    ``seed`` and ``max_examples`` override the spec's budget (tests use a small one). ``name`` is how
-    the report calls the submission (default: the file or folder name, never an absolute path).
+    ``seed``: None (default) draws a secret seed (secret.py) and records it in the report; an int
+    replays a recorded one; ``PRACTICE`` uses the spec's public seed. ``max_examples`` overrides the
+    spec's budget (tests use a small one). ``name`` is how the report calls the submission (default:
+    the file or folder name, never an absolute path).
+
+    Never raises for a submission: one that cannot be read gets a report with 0 points and the reason;
+    an error of the grader itself gets a report that says so (``report.internal_error``), 0 points.
     """
-    from .loader import SubmissionFormatError
+    from .loader import SubmissionFormatError, SubmissionSource
 
     spec = assignment if isinstance(assignment, Assignment) else load_spec(assignment)
-    seed = spec.seed if seed is None else int(seed)
     max_examples = spec.max_examples if max_examples is None else int(max_examples)
-    from .loader import SubmissionSource
-
     if isinstance(submission_path, SubmissionSource):
         path, label = submission_path, name or submission_path.name
     else:
@@ -269,8 +375,33 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
         label = name or path.name
     start = time.perf_counter()
     try:
-        sandbox = _open_sandbox(path, spec)
+        source = _read_source(path, spec)
     except SubmissionFormatError as exc:
+        reason = f"The submission could not be read: {exc}"
+        seed = resolve_seed(spec, seed, None, label)
+        tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
+        return _report(spec, label, seed, max_examples, tests, {}, [reason], start)
+    seed = resolve_seed(spec, seed, source.files, label)
+    try:
+        return _grade_source(spec, source, label, seed, max_examples, start)
+    except Exception as exc:  # an error of the grader: a report that says so, never a traceback for the student
+        import traceback
+
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:500]
+        reason = ("The grader failed on this submission (an internal error, not a mistake of yours; your "
+                  "instructor has been told). 0 points for now; it will be regraded.")
+        tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
+        report = _report(spec, label, seed, max_examples, tests, {}, [reason], start)
+        report.internal_error = detail
+        return report
+
+
+def _grade_source(spec, source, label, seed, max_examples, start) -> GradeReport:
+    from .loader import SubmissionFormatError
+
+    try:
+        sandbox = _open_sandbox(source, spec)
+    except (SubmissionFormatError, OSError) as exc:
         reason = f"The submission could not be read: {exc}"
         tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
         return _report(spec, label, seed, max_examples, tests, {}, [reason], start)
@@ -282,7 +413,11 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
         loaded = sandbox.load
         messages += [str(e) for e in loaded.errors] + [str(n) for n in loaded.notes]
         defined = set(loaded.defined)
-        breaker = conventions.Breaker()
+        if not loaded.fatal:
+            hint = did_you_mean(spec, defined)
+            if hint:
+                messages.append(hint)
+        breaker = conventions.Breaker(spec.function_budget, spec.submission_budget)
         impl = conventions.adapt(spec, sandbox, breaker)
         for number, fspec in enumerate(spec.functions, 1):
             if fspec.name in excluded:
@@ -303,10 +438,12 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
                                               "submission does not define.")
                 continue
             tests += grade_function(spec, fspec, impl, sandbox, breaker, max_examples=max_examples, seed=seed,
-                                    number=number)
+                                    number=number, functions_left=len(spec.functions) - number + 1)
         for fname, exc in sorted(breaker.tripped.items()):
             messages.append(f"{fname} was stopped after {grader_checks.describe_error(exc)}; its later calls "
                             "were not made and count as failed")
+        for fname, allowance in breaker.spent.items():
+            notes.setdefault(fname, f"time budget of {allowance:.3g} s spent")
     finally:
         sandbox.close()
     return _report(spec, label, seed, max_examples, tests, notes, messages, start)

@@ -15,11 +15,13 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
 
     [budget]
     max_examples = 40                # Hypothesis examples per check
-    seed = 231                       # fixed seed: a regrade gives byte-identical results
+    seed = 231                       # the PUBLIC practice seed (--practice); grading uses a secret one (secret.py)
 
     [limits]
     call_timeout = 10.0              # seconds per call into the submission
     memory_mb = 2048                 # address-space cap of the worker process
+    function_budget = 60.0           # wall seconds for grading one function (then its examples fail fast)
+    submission_budget = 300.0        # wall seconds for a whole submission, shared fairly between functions
     forbidden_imports = ["torch", "tensorflow", "jax", "scipy.signal", "convcheck"]
 
     [[functions]]
@@ -124,6 +126,8 @@ class Assignment:
     functions: tuple[FunctionSpec, ...]
     source: str = ""
     cpu_seconds: int | None = None
+    function_budget: float | None = 60.0
+    submission_budget: float | None = 300.0
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -229,8 +233,23 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         functions=tuple(functions),
         source=source,
         cpu_seconds=limits.get("cpu_seconds"),
+        function_budget=_budget(limits, "function_budget", 60.0, source),
+        submission_budget=_budget(limits, "submission_budget", 300.0, source),
         extra={k: v for k, v in data.items() if k not in ("assignment", "contract", "budget", "limits", "functions")},
     )
+
+
+def _budget(limits: dict, key: str, default: float, source: str) -> float | None:
+    value = limits.get(key, default)
+    if value in (0, False, "none"):
+        return None  # explicitly unbounded
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{source}: [limits] {key}={value!r} is not a number of seconds") from None
+    if value < 0:
+        raise SpecError(f"{source}: [limits] {key} must be >= 0 (0 = no budget)")
+    return value
 
 
 def unknown_checks(assignment: Assignment) -> list[str]:
