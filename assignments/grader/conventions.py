@@ -160,15 +160,17 @@ class ForwardFailed(Exception):
 
 class Breaker:
     """Per-submission call state: the functions whose calls hung, crashed or ran out of memory (never
-    called again), per function how many examples were graded and how many discarded, and the wall
+    called again), per function how many examples were graded and how many discarded, and the time
     budgets (``[limits] function_budget`` / ``submission_budget``).
 
-    Budgets: :meth:`begin` starts grading one function with an allowance of
-    ``min(function_budget, remaining submission budget / functions left)``, so time a fast function does
-    not use goes to the later ones and no function can starve those after it. Every call checks the
-    allowance first (``BudgetSpent``: "time budget of N s spent") and runs with a call limit no longer
-    than what is left of it (the runner's ``call_timeout`` is lowered for that call), so a submission
-    slow on every call ends within its budget.
+    Budgets count the wall time spent in calls to the submission (what the submission controls; the
+    grader's own work, such as importing torch or computing the reference, does not count).
+    :meth:`begin` starts grading one function with an allowance of
+    ``min(function_budget, unspent submission budget / functions left)``, so time a fast function does
+    not use goes to the later ones and a slow function cannot starve those after it. Every call checks
+    the allowance first (``BudgetSpent``: "time budget of N s spent") and runs with a call limit no
+    longer than what is left of it (the runner's ``call_timeout`` is lowered for that call), so a
+    submission slow on every call ends within its budget.
     """
 
     def __init__(self, function_budget: float | None = None, submission_budget: float | None = None,
@@ -181,22 +183,19 @@ class Breaker:
         self.function_budget = function_budget
         self.submission_budget = submission_budget
         self.clock = clock or time.monotonic
-        self.started = self.clock()
+        self.used_total = 0.0                 # seconds spent in calls, whole submission
+        self.used = 0.0                       # seconds spent in calls while grading the current function
         self.current: str | None = None
         self.allowance: float | None = None   # seconds for the function being graded
-        self.deadline: float | None = None
         self.spent: dict[str, float] = {}     # functions whose budget ran out -> the allowance they had
 
     def begin(self, fname: str, functions_left: int = 1) -> None:
         """Start grading ``fname`` (``functions_left`` counts it and the ones after it)."""
-        now = self.clock()
         allowance = self.function_budget
         if self.submission_budget is not None:
-            left = max(0.0, self.submission_budget - (now - self.started))
-            share = left / max(1, functions_left)
+            share = max(0.0, self.submission_budget - self.used_total) / max(1, functions_left)
             allowance = share if allowance is None else min(allowance, share)
-        self.current, self.allowance = fname, allowance
-        self.deadline = None if allowance is None else now + allowance
+        self.current, self.allowance, self.used = fname, allowance, 0.0
 
     def _budget_error(self) -> BudgetSpent:
         n = self.allowance or 0.0
@@ -215,14 +214,15 @@ class Breaker:
         if self.current in self.spent:
             raise self._budget_error()
         limit = saved = None
-        if self.deadline is not None:
-            left = self.deadline - self.clock()
+        if self.allowance is not None:
+            left = self.allowance - self.used
             if left <= 0:
                 raise self._budget_error()
             saved = getattr(runner, "call_timeout", None)
             if saved is not None and left < saved:
                 limit = max(0.05, left)
                 runner.call_timeout = limit
+        t0 = self.clock()
         try:
             result = runner.call(name, *args, keep=list(keep)) if keep else runner.call(name, *args)
         except Exception as exc:
@@ -232,6 +232,9 @@ class Breaker:
                 self.tripped[name] = exc
             raise
         finally:
+            took = self.clock() - t0
+            self.used += took
+            self.used_total += took
             if limit is not None:
                 runner.call_timeout = saved
         return result if hasattr(result, "value") else _Plain(result)

@@ -246,6 +246,17 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
         name = f"{fspec.name}: {item.title}"
         if passed:
             output = ""
+        elif fspec.name in getattr(breaker, "spent", {}) and ("time budget of" in (message or "")
+                                                              or "could not be checked" in (message or "")):
+            if "time budget of" in stops:
+                output = (f"Failed: {item.title}.\nNot run: the time budget was spent (see "
+                          f"\"{stops['time budget of']}\").")
+            else:
+                output = (f"Failed: {item.title}.\nNot run: time budget of {breaker.spent[fspec.name]:.3g} s spent. "
+                          f"The calls to {fspec.name} (and the functions it needs) took that long in all, so its "
+                          "remaining examples failed without running. Make it faster (vectorize the inner loops).")
+                stops["time budget of"] = name
+            counterexample = None
         elif _is_stop(message or "") and _stop_key(message) in stops:
             output = (f"Failed: {item.title}.\nNot run: the same stop as in \"{stops[_stop_key(message)]}\" "
                       "(reported there once).")
@@ -287,6 +298,21 @@ def _zero(fspec: FunctionSpec, number: int, reason: str) -> list[TestResult]:
     return [TestResult(name=f"{fspec.name}: {item.title}", function=fspec.name, check=item.check,
                        number=f"{number}.{i}", score=0.0, max_score=item.points, status="failed", output=reason)
             for i, item in enumerate(fspec.checks, 1)]
+
+
+def private_hypothesis_home() -> None:
+    """Point Hypothesis's storage (its charmap cache; the grader uses no example database) at a private
+    temporary folder removed at exit, so that grading never writes ``.hypothesis/`` into the current
+    folder (a student's or a TA's)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = tempfile.mkdtemp(prefix="convcheck-hypothesis-")
+    set_hypothesis_home_dir(home)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
 
 
 # --- a submission --------------------------------------------------------------------------------
