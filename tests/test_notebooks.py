@@ -257,3 +257,39 @@ def test_the_handout_check_catches_the_old_lenet_table():
     values = _graded_values("model")
     old = "| CONV 1: 6 filters 5×5, ReLU | 28×28×6 | $(5\\cdot5\\cdot3+1)\\cdot6 = 456$ |\nconv 6 5x5 relu\n"
     assert [what for what, pattern in values if re.search(pattern, old)]
+
+
+# --- notebooks graded as students see them (issue 15) ---------------------------------------------------
+
+def _graded_notebook(nb, tmp_path, name="layers", **overrides):
+    import dataclasses
+
+    from convcheck.assignments import grade
+    from convcheck.checks.profiles import examples
+
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    spec = dataclasses.replace(load_spec(name), **overrides)
+    return grade(path, spec, max_examples=examples(5))
+
+
+def test_a_correct_exported_notebook_gets_full_marks_and_no_warnings(tmp_path):
+    report = _graded_notebook(_with_solution("layers"), tmp_path)
+    assert report.score == report.max_score and report.messages == [], report.messages
+    assert "forbidden" not in report.to_text(color=False)
+
+
+def test_a_hanging_scratch_cell_costs_only_what_needs_it(tmp_path):
+    nb = _with_solution("layers")
+    # a scratch cell after the conv section: it hangs, and it (re)defines nothing the grader needs
+    where = next(i for i, c in enumerate(nb.cells) if "function:conv_backward_naive" in _tags(c)) + 1
+    nb.cells.insert(where, nbformat.v4.new_code_cell("# trying things out\nwhile True:\n    pass\n"))
+    # a failing cell that defines the ReLU backward after its error: that function alone is lost
+    relu = next(c for c in nb.cells if "function:relu_backward" in _tags(c))
+    relu.source = "raise RuntimeError('scratch')\n" + relu.source
+    report = _graded_notebook(nb, tmp_path, load_timeout=4.0)
+    lost = {f.name for f in report.functions if f.score < f.max_score}
+    assert lost == {"relu_backward"}, report.to_text(color=False)
+    said = "\n".join(report.messages)
+    assert f"[cell {where + 1}: # trying things out]" in said and "did not finish within" in said
+    assert "[cell" in said and "RuntimeError: scratch" in said

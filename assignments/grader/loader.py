@@ -244,7 +244,8 @@ def _notebook(name: str, text: str, files: dict[str, bytes]) -> SubmissionSource
             src.cells.append(Cell("", label, f"{label} has {what}; the cell was not run"))
             continue
         label = cell_label(name, index, source)
-        if is_template_cell(cell, source):
+        source, students = without_template_lines(source)
+        if not students:
             continue  # the template's own set-up / self-check: not the student's code, not run, no warning
         code, note = strip_magics(source)
         if note:
@@ -259,21 +260,25 @@ def _notebook(name: str, text: str, files: dict[str, bytes]) -> SubmissionSource
     return src
 
 
-#: Tags of the cells the notebook template adds itself (assignments/notebooks.py): the set-up imports
-#: the self-check helper, the self-checks call it; the grader grades the student's functions, not these.
-TEMPLATE_TAGS = {"setup", "self-check"}
-_TEMPLATE_SOURCES = (re.compile(r"^\s*import numpy as np\s*\n\s*from convcheck\.assignments\.notebooks import "
-                                r"self_check_cell\s*$"),
-                     re.compile(r"^\s*self_check_cell\((?:[^()]|\([^()]*\))*\)\s*$"))
+#: Lines the notebook template (assignments/notebooks.py) adds itself: the set-up's import of the self-check
+#: helper and the self-check calls. The grader grades the student's functions, not these: the lines are
+#: blanked (line numbers kept) in every cell, and a cell left with nothing else is not run.
+_TEMPLATE_LINES = (re.compile(r"^\s*from convcheck\.assignments\.notebooks import self_check_cell\s*$"),
+                   re.compile(r"^\s*self_check_cell\((?:[^()]|\([^()]*\))*\)\s*$"))
+_TRIVIAL = re.compile(r"^\s*$")
 
 
-def is_template_cell(cell: dict, source: str) -> bool:
-    """A set-up or self-check cell of the notebook template: by its tag, or (tags lost) by its exact code."""
-    tags = ((cell.get("metadata") or {}).get("tags") or []) if isinstance(cell.get("metadata"), dict) else []
-    if isinstance(tags, list) and TEMPLATE_TAGS & {t for t in tags if isinstance(t, str)}:
-        # a tagged cell the student rewrote is still run: only the template's own code is skipped
-        return any(p.match(source) for p in _TEMPLATE_SOURCES) or not source.strip()
-    return any(p.match(source) for p in _TEMPLATE_SOURCES)
+def without_template_lines(source: str) -> tuple[str, bool]:
+    """``source`` with the template's own lines blanked, and whether anything of the student's is left."""
+    lines = source.splitlines()
+    changed = False
+    for i, line in enumerate(lines):
+        if any(p.match(line) for p in _TEMPLATE_LINES):
+            lines[i], changed = "", True
+    if not changed:
+        return source, True
+    rest = "\n".join(lines)
+    return rest, not all(_TRIVIAL.match(line) for line in lines)
 
 
 def cell_label(name: str, index: int, source: str) -> str:

@@ -22,6 +22,7 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
     memory_mb = 2048                 # address-space cap of the worker process
     function_budget = 60.0           # wall seconds for grading one function (then its examples fail fast)
     submission_budget = 300.0        # wall seconds for a whole submission, shared fairly between functions
+    load_timeout = 30.0              # seconds to run the submission's top level (a notebook's cells)
     forbidden_imports = ["torch", "tensorflow", "jax", "scipy.signal", "convcheck"]
 
     [[functions]]
@@ -128,6 +129,7 @@ class Assignment:
     cpu_seconds: int | None = None
     function_budget: float | None = 60.0
     submission_budget: float | None = 300.0
+    load_timeout: float = 30.0
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -235,6 +237,7 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         cpu_seconds=limits.get("cpu_seconds"),
         function_budget=_budget(limits, "function_budget", 60.0, source),
         submission_budget=_budget(limits, "submission_budget", 300.0, source),
+        load_timeout=float(limits.get("load_timeout", 30.0)),
         extra={k: v for k, v in data.items() if k not in ("assignment", "contract", "budget", "limits", "functions")},
     )
 
