@@ -250,8 +250,11 @@ def grade_folder(folder, assignment: str = "layers", *, jobs: int = 2, reports=N
             if error:
                 errors[student] = error
                 out = report_path(reports, student).with_suffix(".error.txt")
-                if not out.exists():
-                    write_atomic(out, error + "\n")
+                try:
+                    if not out.exists():
+                        write_atomic(out, error + "\n")
+                except OSError:
+                    pass  # the error is in the result (and the CLI's output) anyway
             else:
                 graded.append(student)
             if p:
