@@ -82,7 +82,7 @@ def test_a_student_whose_grading_process_dies_costs_only_that_student(tmp_path, 
     for i in range(5):   # graded exactly as alone
         stored = json.loads((folder / "_reports" / f"s{i}.json").read_text())
         stored.pop("gradescope")
-        alone = grade(folder / f"s{i}.py", relu_spec, name=f"s{i}").to_dict()
+        alone = json.loads(grade(folder / f"s{i}.py", relu_spec, name=f"s{i}").to_json())
         assert stored == alone
     rows = {r["student"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
     assert rows["killer"]["status"] == "error" and rows["s1"]["score"] == "5" and rows["s0"]["score"] == "0"
