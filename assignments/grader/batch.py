@@ -288,7 +288,10 @@ def write_gradebook(path: Path, spec, reports: Path, roster: list[str]) -> Path:
             rows.append([student, data["score"], data["max_score"]] + [per.get(f.name, 0) for f in spec.functions]
                         + ["error" if error else "graded"])
         else:
-            rows.append([student, 0, spec.max_score] + [0] * len(spec.functions) + ["error" if error else "missing"])
+            from .scoring import _points
+
+            rows.append([student, 0, _points(spec.max_score)] + [0] * len(spec.functions)
+                        + ["error" if error else "missing"])
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
