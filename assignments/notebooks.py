@@ -113,7 +113,7 @@ def build_notebook(name: str):
     cells.append(nbf.new_markdown_cell(
         "## Everything together\n\nThe self-check of all the graded functions; full marks here means the "
         f"grader's checks pass on {SELF_CHECK_EXAMPLES} examples each. The grader itself runs "
-        f"{spec.max_examples} examples per check (seed {spec.seed})."))
+        f"{spec.max_examples} examples per check, on inputs of its own (a seed you do not know)."))
     cells.append(_code(nbf, f"self_check_cell({spec.name!r}, [{', '.join(all_names)}], final=True)",
                        ["self-check", "final"]))
     nb = nbf.new_notebook(cells=cells)
@@ -144,6 +144,13 @@ that shows it and prints it. Your code runs in a separate process with a time li
 notebook. Self-checks use {SELF_CHECK_EXAMPLES} examples per check; the grader uses {spec.max_examples}.
 
 Imports the grader does not allow: {', '.join(f'`{m}`' for m in spec.forbidden_imports) or 'none'}.
+
+**What the grader runs.** Every code cell of this notebook, in order, as "Run All" would — except the
+template's own lines (the set-up's `from convcheck... import self_check_cell` and the `self_check_cell(...)`
+calls), which it skips. Cells you add run too, with the same limits: a cell that raises costs only the
+functions defined after its error in that cell, and a cell that does not finish within
+{spec.load_timeout:g} s (an infinite loop, a long experiment) is skipped and named in your report, so
+only what needs it fails. Keep long experiments out of the notebook you submit.
 
 | function | points |
 | --- | --- |
@@ -331,8 +338,15 @@ def instructor_readme(spec: Assignment, spec_file: str) -> str:
   points or the budget; `convcheck grade --assignment path/to/{spec_file}` uses the edited copy.
 - `../student/{spec.name}.ipynb` and `../student/{spec.name}.py`: what students get.
 
-Budget: {spec.max_examples} Hypothesis examples per check, seed {spec.seed}; {spec.call_timeout:g} s per call,
-{spec.memory_mb} MB memory cap. Forbidden imports: {', '.join(spec.forbidden_imports) or 'none'}.
+Budget: {spec.max_examples} Hypothesis examples per check; {spec.call_timeout:g} s per call,
+{_points(spec.function_budget or 0)} s per function and {_points(spec.submission_budget or 0)} s per submission (time spent in the
+submission's calls; 0 = none), {spec.memory_mb} MB memory cap. Forbidden imports:
+{', '.join(spec.forbidden_imports) or 'none'}.
+
+Seeds: each grading draws a secret seed from the course secret (`$CONVCHECK_SECRET_FILE`, default
+`~/.config/convcheck/grader-secret`, created on first use; share it between your grading machines) and
+records it in the JSON report and in Gradescope's `extra_data`; `convcheck grade ... --seed N` replays a
+grading byte for byte. The spec's seed ({spec.seed}) is public: `--practice` uses it, never for marks.
 
 ## Grading
 

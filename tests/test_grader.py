@@ -40,7 +40,8 @@ def test_the_reference_solution_gets_full_marks(solution_report):
 def test_gradescope_results_follow_gradescopes_schema(solution_report):
     data = solution_report.to_gradescope()
     json.dumps(data)  # JSON-able
-    assert set(data) == {"score", "execution_time", "output", "tests"}
+    assert set(data) == {"score", "execution_time", "output", "tests", "extra_data"}
+    assert data["extra_data"]["seed"] == solution_report.seed   # stored by Gradescope, not shown
     assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], int)
     numbers = set()
     for test in data["tests"]:

@@ -83,7 +83,7 @@ def test_model_notebook_self_checks_every_part_through_the_grader():
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "convcheck.reference" not in code and "notebooks_model" not in code
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert "input 32x32x3" in markdown and "(5\\cdot5\\cdot6+1)\\cdot16 = 2416" in markdown
+    assert "input HxWxC" in markdown and "16 filters of 5×5" in markdown and "2416" not in markdown
 
 
 def test_export_command_writes_student_and_instructor_files(tmp_path, capsys):
@@ -205,3 +205,91 @@ def test_self_check_shows_the_shrunk_counterexample_and_survives_an_infinite_loo
     text = out.getvalue()
     assert "✗ relu_forward" in text and f"did not finish within {notebooks.SELF_CHECK_TIMEOUT:g} s" in text
     assert "Total: 0/10" in text
+
+
+# --- handouts hold no graded answers (issue 15) -----------------------------------------------------------
+
+def _handout_texts(name) -> dict[str, str]:
+    nb = notebooks.build_notebook(name)
+    return {f"{name}.ipynb": "\n".join(c.source for c in nb.cells), f"{name}.py": notebooks.build_stub_module(name)}
+
+
+def _graded_values(name) -> list[tuple[str, str]]:
+    """(what, regex) for every fixed value the assignment grades: the reference model's output shapes and
+    parameter counts, and the lines of the solution (the model-spec text's layer lines, code lines)."""
+    import textwrap
+
+    spec = load_spec(name)
+    found = []
+    if any(item.check.startswith("grader.model_") for f in spec.functions for item in f.checks):
+        from convcheck.assignments.grader.model_checks import reference_summary, summary_rows
+
+        for row in summary_rows(reference_summary(spec)):
+            shape = [int(v) for v in row["shape"]]
+            if len(shape) == 3:
+                h, w, c = shape
+                found.append((f"shape {shape}", rf"\b{h}\s*(?:x|×|,|\\times)\s*{w}\s*(?:x|×|,|\\times)\s*{c}\b"))
+            elif len(shape) == 1 and row["type"] == "Flatten":   # a dense layer's is its unit count: the task
+                found.append((f"shape {shape}", rf"(?<![\d,.]){shape[0]}(?![\d,.])"))
+            params = int(row.get("params", 0))
+            if params:
+                found.append((f"params {params}", rf"(?<![\d,.{{]){params}(?![\d])|{params // 1000}\{{,\}}{params % 1000:03d}"))
+    solution = notebooks.solution_functions(name)
+    for fname, source in solution.items():
+        for line in textwrap.dedent(source).splitlines():
+            line = line.strip()
+            if (len(line) >= 12 and not line.startswith(("def ", "#", '"""', "r\"\"\"", "return (", "import "))
+                    and not line.startswith("input ")):
+                found.append((f"solution line of {fname}", re.escape(line)))
+    return found
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_handouts_hold_no_graded_answers(name):
+    values = _graded_values(name)
+    assert values, "the test must know the assignment's graded values"
+    leaks = [f"{where}: {what}" for where, text in _handout_texts(name).items() for what, pattern in values
+             if re.search(pattern, text)]
+    assert leaks == [], leaks
+
+
+def test_the_handout_check_catches_the_old_lenet_table():
+    values = _graded_values("model")
+    old = "| CONV 1: 6 filters 5×5, ReLU | 28×28×6 | $(5\\cdot5\\cdot3+1)\\cdot6 = 456$ |\nconv 6 5x5 relu\n"
+    assert [what for what, pattern in values if re.search(pattern, old)]
+
+
+# --- notebooks graded as students see them (issue 15) ---------------------------------------------------
+
+def _graded_notebook(nb, tmp_path, name="layers", **overrides):
+    import dataclasses
+
+    from convcheck.assignments import grade
+    from convcheck.checks.profiles import examples
+
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    spec = dataclasses.replace(load_spec(name), **overrides)
+    return grade(path, spec, max_examples=examples(5))
+
+
+def test_a_correct_exported_notebook_gets_full_marks_and_no_warnings(tmp_path):
+    report = _graded_notebook(_with_solution("layers"), tmp_path)
+    assert report.score == report.max_score and report.messages == [], report.messages
+    assert "forbidden" not in report.to_text(color=False)
+
+
+def test_a_hanging_scratch_cell_costs_only_what_needs_it(tmp_path):
+    nb = _with_solution("layers")
+    # a scratch cell after the conv section: it hangs, and it (re)defines nothing the grader needs
+    where = next(i for i, c in enumerate(nb.cells) if "function:conv_backward_naive" in _tags(c)) + 1
+    nb.cells.insert(where, nbformat.v4.new_code_cell("# trying things out\nwhile True:\n    pass\n"))
+    # a failing cell that defines the ReLU backward after its error: that function alone is lost
+    relu = next(c for c in nb.cells if "function:relu_backward" in _tags(c))
+    relu.source = "raise RuntimeError('scratch')\n" + relu.source
+    report = _graded_notebook(nb, tmp_path, load_timeout=4.0)
+    lost = {f.name for f in report.functions if f.score < f.max_score}
+    assert lost == {"relu_backward"}, report.to_text(color=False)
+    said = "\n".join(report.messages)
+    assert f"[cell {where + 1}: # trying things out]" in said and "did not finish within" in said
+    assert "[cell" in said and "RuntimeError: scratch" in said

@@ -389,9 +389,10 @@ def test_notebook_with_magics_and_a_failing_cell():
     with hostile("notebook_magics.ipynb") as sb:
         load = sb.load
         assert load.errors == [
-            "notebook_magics.ipynb [cell 3], line 2: ValueError: this cell fails on purpose (while loading)"]
-        assert any("cell 1]: removed 3 IPython magic/shell lines" in n for n in load.notes)
-        assert any("cell 5]: skipped (cell magic %%bash is not Python)" in n for n in load.notes)
+            "notebook_magics.ipynb [cell 4: x = np.arange(6.0).reshape(2, 3)], line 2: ValueError: this cell fails "
+            "on purpose (while loading)"]   # cells named as Jupyter shows them: index among all cells, first line
+        assert any("[cell 2: %matplotlib inline]: removed 3 IPython magic/shell lines" in n for n in load.notes)
+        assert any("[cell 6: %%bash]: skipped (cell magic %%bash is not Python)" in n for n in load.notes)
         assert load.output == "setup done\n"
         assert set(load.defined) == {"relu_forward", "relu_backward"}  # cells after the failing one ran
         x = np.array([-1.0, 3.0])

@@ -13,9 +13,10 @@ so :func:`adapt` builds, from the assignment spec, one reference-signature calla
 The ``reference`` convention (arithmetic assignments) passes the call through unchanged.
 
 Examples a function cannot be graded on are discarded with ``hypothesis.reject()``: a case whose
-options the convention cannot express (a per-dimension stride for cs231n's single ``stride``), and,
-for a backward, a case on which the student's forward raised (no cache exists; the forward's own
-checks count that failure). A backward is thus graded on the inputs its forward handles.
+options the convention cannot express (a per-dimension stride for cs231n's single ``stride``). For a
+backward, a case on which the student's forward raised is not discarded but FAILS (``ForwardFailed``):
+no cache exists, and discarding it would let a forward that refuses some inputs hide its backward's
+bugs on them. A function whose examples were mostly discarded fails (grade.py).
 
 A function that timed out, crashed its worker or exhausted memory once is not called again: later
 calls raise the same error at once (:class:`Breaker`), so a hanging submission costs one time limit
@@ -148,14 +149,58 @@ def _same(value, default) -> bool:
         return False
 
 
+class BudgetSpent(Exception):
+    """The graded function's wall-clock budget (or the submission's) is spent: its remaining calls fail
+    at once, without reaching the worker."""
+
+
+class ForwardFailed(Exception):
+    """A backward example whose forward raised: there is no cache, so the backward fails that example."""
+
+
 class Breaker:
     """Per-submission call state: the functions whose calls hung, crashed or ran out of memory (never
-    called again), and per function how many examples were graded and how many discarded."""
+    called again), per function how many examples were graded and how many discarded, and the time
+    budgets (``[limits] function_budget`` / ``submission_budget``).
 
-    def __init__(self):
+    Budgets count the wall time spent in calls to the submission (what the submission controls; the
+    grader's own work, such as importing torch or computing the reference, does not count).
+    :meth:`begin` starts grading one function with an allowance of
+    ``min(function_budget, unspent submission budget / functions left)``, so time a fast function does
+    not use goes to the later ones and a slow function cannot starve those after it. Every call checks
+    the allowance first (``BudgetSpent``: "time budget of N s spent") and runs with a call limit no
+    longer than what is left of it (the runner's ``call_timeout`` is lowered for that call), so a
+    submission slow on every call ends within its budget.
+    """
+
+    def __init__(self, function_budget: float | None = None, submission_budget: float | None = None,
+                 clock=None):
+        import time
+
         self.tripped: dict[str, BaseException] = {}
         self.graded: dict[str, int] = {}      # calls that reached the function and returned
         self.discarded: dict[str, int] = {}   # examples discarded (see _discard)
+        self.function_budget = function_budget
+        self.submission_budget = submission_budget
+        self.clock = clock or time.monotonic
+        self.used_total = 0.0                 # seconds spent in calls, whole submission
+        self.used = 0.0                       # seconds spent in calls while grading the current function
+        self.current: str | None = None
+        self.allowance: float | None = None   # seconds for the function being graded
+        self.spent: dict[str, float] = {}     # functions whose budget ran out -> the allowance they had
+
+    def begin(self, fname: str, functions_left: int = 1) -> None:
+        """Start grading ``fname`` (``functions_left`` counts it and the ones after it)."""
+        allowance = self.function_budget
+        if self.submission_budget is not None:
+            share = max(0.0, self.submission_budget - self.used_total) / max(1, functions_left)
+            allowance = share if allowance is None else min(allowance, share)
+        self.current, self.allowance, self.used = fname, allowance, 0.0
+
+    def _budget_error(self) -> BudgetSpent:
+        n = self.allowance or 0.0
+        self.spent.setdefault(self.current or "?", n)
+        return BudgetSpent(f"time budget of {n:.3g} s spent: {self.current}'s remaining examples were not run")
 
     def call(self, runner: Runner, name: str, *args, keep=()):
         if name in self.tripped:
@@ -166,13 +211,43 @@ class Breaker:
         """The sandbox's whole CallResult (value, mutated, output, seconds)."""
         if name in self.tripped:
             raise self.tripped[name]
+        if self.current in self.spent:
+            raise self._budget_error()
+        limit = saved = None
+        if self.allowance is not None:
+            left = self.allowance - self.used
+            if left <= 0:
+                raise self._budget_error()
+            saved = getattr(runner, "call_timeout", None)
+            if saved is not None and left < saved:
+                limit = max(0.05, left)
+                runner.call_timeout = limit
+        t0 = self.clock()
         try:
             result = runner.call(name, *args, keep=list(keep)) if keep else runner.call(name, *args)
         except Exception as exc:
+            if limit is not None and type(exc).__name__ == "CallTimeout":
+                raise self._budget_error() from None   # cut by the budget, not by the call limit
             if _is_fatal(exc):
                 self.tripped[name] = exc
             raise
+        finally:
+            took = self.clock() - t0
+            self.used += took
+            self.used_total += took
+            if limit is not None:
+                runner.call_timeout = saved
         return result if hasattr(result, "value") else _Plain(result)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    name = type(exc).__name__
+    if name == "StudentException" and " raised " in first:
+        first = first.split(" raised ", 1)[1]
+        return first
+    return f"{name}: {first}" if first else name
 
 
 def _is_fatal(exc: BaseException) -> bool:
@@ -264,10 +339,17 @@ def _cs231n_backward(runner, breaker, fspec, fwd):
         dout, *fwd_args = args
         try:
             _out, cache = cs231n_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), kwargs, keep_cache=True)
-        except Exception:
-            # No cache, no backward to grade: the example is the forward's failure (its own checks
-            # count it), so it is discarded here. A backward is graded on the inputs its forward handles.
+        except OptionNotExpressible:
             return _discard(breaker, fspec.name, fspec.op, args, kwargs)
+        except (BudgetSpent, ForwardFailed):
+            raise
+        except Exception as exc:
+            if _is_fatal(exc):
+                raise
+            # No cache, no backward: the example fails (discarding it would let a forward that refuses
+            # the inputs its backward gets wrong hide that backward's bug).
+            raise ForwardFailed(f"{fwd.name} raised {_describe(exc)} when called to make the cache for "
+                                f"{fspec.name}, so {fspec.name} could not be graded on this example") from None
         grads = breaker.call(runner, fspec.name, dout, cache)
         breaker.graded[fspec.name] = breaker.graded.get(fspec.name, 0) + 1
         return tuple(grads) if isinstance(grads, list) else grads

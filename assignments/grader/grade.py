@@ -213,13 +213,39 @@ def _expected_received(assignment, fspec, item, case, impl):
     return received, expected
 
 
-def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, seed, number) -> list[TestResult]:
+#: Checks of how a function behaves besides its values: they count only when its value checks pass, so a
+#: function that computes nothing (zeros) earns nothing from them, and a "not modified" verdict that the
+#: worker computes (and a student could forge) can cost points but never earn them on its own.
+AUXILIARY_CHECKS = ("grader.no_input_mutation", "grader.fresh_cache")
+#: A function fails when fewer than this share of its examples (max_examples per check) reached it because
+#: the others were discarded: it was not really graded.
+MIN_GRADED_SHARE = 0.25
+
+
+def _is_stop(message: str) -> bool:
+    """A failure that stops a function rather than describing its values (reported once, not per test)."""
+    return any(word in message for word in ("did not finish within", "time budget of", "worker died",
+                                            "ran out of memory", "was stopped", "closed the grader's pipe"))
+
+
+def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, seed, number,
+                   functions_left: int = 1) -> list[TestResult]:
+    begin = getattr(breaker, "begin", None)
+    if begin is not None:
+        begin(fspec.name, functions_left)
     verify_names = [c.check for c in fspec.checks if not c.is_grader_check]
     graded_before = breaker.graded.get(fspec.name, 0)
+    discarded_before = breaker.discarded.get(fspec.name, 0)
     results = _run_verify(assignment, fspec, impl, verify_names, max_examples, seed)
-    vacuous = breaker.graded.get(fspec.name, 0) == graded_before and breaker.discarded.get(fspec.name, 0) > 0
+    graded = breaker.graded.get(fspec.name, 0) - graded_before
+    discarded = breaker.discarded.get(fspec.name, 0) - discarded_before
+    # Discards are cases the convention cannot express (a spec matter; a forward's refusal fails instead),
+    # so many are normal under per-dimension options; too few graded examples are not.
+    enough = max(1, int(MIN_GRADED_SHARE * max_examples * len(verify_names)))
+    mostly_discarded = discarded > 0 and graded < enough
     tests = []
     grader_budget = max(5, max_examples // 3)
+    stops: dict[str, str] = {}   # a stopping failure's message -> the test that reported it first
     for i, item in enumerate(fspec.checks, 1):
         t0 = time.perf_counter()
         hint = None
@@ -234,21 +260,60 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
             else:
                 status, message, counterexample, examples = r.status, r.message, r.counterexample, r.examples
                 hint = getattr(r, "hint", None)
-                if status == "passed" and vacuous:
-                    needs = f"{fspec.forward} raised on every example, so" if fspec.forward else "on every example"
-                    status, message = "failed", (f"could not be checked: {needs} no example reached "
-                                                 f"{fspec.name} (see the other tests)")
+                if status == "passed" and mostly_discarded:
+                    status, message = "failed", (
+                        f"could not be checked: {discarded} of {graded + discarded} examples were discarded "
+                        f"(options {fspec.name} cannot take), so too few examples reached it")
         passed = status == "passed"
-        output = "" if passed else _cut_output(
-            _safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint))
+        name = f"{fspec.name}: {item.title}"
+        if passed:
+            output = ""
+        elif fspec.name in getattr(breaker, "spent", {}) and ("time budget of" in (message or "")
+                                                              or "could not be checked" in (message or "")):
+            if "time budget of" in stops:
+                output = (f"Failed: {item.title}.\nNot run: the time budget was spent (see "
+                          f"\"{stops['time budget of']}\").")
+            else:
+                output = (f"Failed: {item.title}.\nNot run: time budget of {breaker.spent[fspec.name]:.3g} s spent. "
+                          f"The calls to {fspec.name} (and the functions it needs) took that long in all, so its "
+                          "remaining examples failed without running. Make it faster (vectorize the inner loops).")
+                stops["time budget of"] = name
+            counterexample = None
+        elif _is_stop(message or "") and _stop_key(message) in stops:
+            output = (f"Failed: {item.title}.\nNot run: the same stop as in \"{stops[_stop_key(message)]}\" "
+                      "(reported there once).")
+            counterexample = None
+        else:
+            output = _cut_output(_safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint))
+            if _is_stop(message or ""):
+                stops[_stop_key(message)] = name
         seconds = time.perf_counter() - t0 + (getattr(r, "seconds", 0.0) if not item.is_grader_check and r else 0.0)
         tests.append(TestResult(
-            name=f"{fspec.name}: {item.title}", function=fspec.name, check=item.check, number=f"{number}.{i}",
+            name=name, function=fspec.name, check=item.check, number=f"{number}.{i}",
             score=item.points if passed else 0.0, max_score=item.points,
             status="passed" if passed else "failed", output=output, counterexample=counterexample,
             examples=examples, seconds=seconds,
         ))
+    failed_values = [t for t in tests if t.check not in AUXILIARY_CHECKS and t.status != "passed"]
+    if failed_values:
+        for t in tests:
+            if t.check in AUXILIARY_CHECKS and t.status == "passed":
+                t.score, t.status = 0.0, "failed"
+                t.output = (f"Failed: {t.name.split(': ', 1)[1]}.\nNot counted: this check earns its points only "
+                            f"when {fspec.name}'s values are right, and "
+                            f"{', '.join(repr(v.name.split(': ', 1)[1]) for v in failed_values)} failed.")
     return tests
+
+
+def _stop_key(message: str) -> str:
+    import re
+
+    # the same stop, whatever call or time it names: "did not finish within 10 s", "time budget of 3 s"
+    for key in ("did not finish within", "time budget of", "worker died", "ran out of memory", "was stopped",
+                "closed the grader's pipe"):
+        if key in message:
+            return key
+    return re.sub(r"\[.*?\]", "", message)
 
 
 def _zero(fspec: FunctionSpec, number: int, reason: str) -> list[TestResult]:
@@ -257,33 +322,165 @@ def _zero(fspec: FunctionSpec, number: int, reason: str) -> list[TestResult]:
             for i, item in enumerate(fspec.checks, 1)]
 
 
+def private_hypothesis_home() -> None:
+    """Point Hypothesis's storage (its charmap cache; the grader uses no example database) at a private
+    temporary folder removed at exit, so that grading never writes ``.hypothesis/`` into the current
+    folder (a student's or a TA's)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = tempfile.mkdtemp(prefix="convcheck-hypothesis-")
+    set_hypothesis_home_dir(home)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+
+
 # --- a submission --------------------------------------------------------------------------------
 
-def _open_sandbox(path, assignment: Assignment, allow_weaker: bool):
+def _open_sandbox(source, assignment: Assignment, allow_weaker: bool = False):
     from .sandbox import Sandbox
 
-    return Sandbox(path if not isinstance(path, Path) else str(path), forbidden_imports=assignment.forbidden_imports,
+    return Sandbox(source, forbidden_imports=assignment.forbidden_imports,
                    allowed_imports=assignment.allowed_imports, call_timeout=assignment.call_timeout,
                    memory_mb=assignment.memory_mb, cpu_seconds=int(assignment.cpu_seconds or 600),
                    disk_mb=assignment.disk_mb, max_files=assignment.max_files, prefer=(assignment.name,),
+                   load_timeout=getattr(assignment, "load_timeout", 30.0),
                    allow_weaker=allow_weaker or assignment.allow_weaker_sandbox)
 
 
-def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int | None = None,
+def _hung_at_load(loaded) -> bool:
+    return bool(loaded.fatal and loaded.errors and "did not finish within" in loaded.errors[-1])
+
+
+def _skip_cell(source, index: int, why: str):
+    import dataclasses
+
+    cells = list(source.cells)
+    cells[index] = dataclasses.replace(cells[index], source="", error=why)
+    return dataclasses.replace(source, cells=cells)
+
+
+def _find_hanging_cell(source, spec, allow_weaker: bool = False) -> int | None:
+    """The first cell whose run does not finish at load (binary search over prefixes of the cells)."""
+    runnable = [i for i, c in enumerate(source.cells) if not c.error]
+    if len(runnable) < 2:
+        return None
+
+    def hangs(k: int) -> bool:  # do the first k runnable cells hang?
+        probe = source
+        for i in runnable[k:]:
+            probe = _skip_cell(probe, i, "not run (probe)")
+        sandbox = _open_sandbox(probe, spec, allow_weaker)
+        try:
+            return _hung_at_load(sandbox.load)
+        finally:
+            sandbox.close()
+
+    lo, hi = 1, len(runnable)   # the full set hangs; find the smallest prefix that does
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if hangs(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return runnable[lo - 1]
+
+
+def _load_skipping_hanging_cells(sandbox, spec, messages: list[str], max_cells: int = 2, allow_weaker: bool = False):
+    """Load the submission; a notebook whose load hangs is loaded again without the cell that hangs (named
+    in the report), so that the cell costs only the functions that need it."""
+    loaded = sandbox.load
+    source = sandbox.source
+    for _ in range(max_cells):
+        if not (_hung_at_load(loaded) and source.kind == "ipynb"):
+            break
+        index = _find_hanging_cell(source, spec, allow_weaker)
+        if index is None:
+            break
+        label = source.cells[index].filename
+        why = (f"{label} did not finish within {spec.load_timeout:g} s when the notebook was loaded (an "
+               "infinite loop, or scratch work that takes too long?): the grader skipped it, so only what "
+               "needs it fails")
+        messages.append(why)
+        source = _skip_cell(source, index, why)
+        sandbox.close()
+        sandbox = _open_sandbox(source, spec, allow_weaker)
+        loaded = sandbox.load
+    return sandbox, loaded
+
+
+#: ``grade(..., seed=PRACTICE)`` grades with the spec's public seed (self-checks and practice runs).
+PRACTICE = "practice"
+
+
+def resolve_seed(spec: Assignment, seed, files: dict | None, label: str) -> int:
+    """The seed of one grading: ``seed`` when given, the spec's for ``PRACTICE``, else a secret one."""
+    if seed is None:
+        from .secret import grading_seed
+
+        return grading_seed(spec.name, files, label)
+    if seed == PRACTICE:
+        return spec.seed
+    return int(seed)
+
+
+def _read_source(path, spec: Assignment):
+    """The SubmissionSource, or a SubmissionFormatError whatever went wrong reading it."""
+    from .loader import SubmissionFormatError, SubmissionSource, load_submission_source
+
+    if isinstance(path, SubmissionSource):
+        return path
+    try:
+        return load_submission_source(path, prefer=(spec.name,))
+    except SubmissionFormatError:
+        raise
+    except (OSError, ValueError, RecursionError, MemoryError, UnicodeError) as exc:
+        raise SubmissionFormatError(f"{Path(path).name}: cannot be read ({type(exc).__name__}: "
+                                    f"{str(exc)[:200]})") from None
+
+
+def did_you_mean(spec: Assignment, defined: set[str]) -> str | None:
+    """When none of ``spec``'s functions is defined but another bundled spec's are: which one."""
+    from .spec import available_specs
+
+    if not defined or defined & {f.name for f in spec.functions}:
+        return None
+    best = None
+    for other in available_specs():
+        if other == spec.name:
+            continue
+        try:
+            names = {f.name for f in load_spec(other).functions}
+        except Exception:
+            continue
+        hit = len(names & defined)
+        if hit and (best is None or hit > best[1]):
+            best = (other, hit, sorted(names & defined))
+    if best is None:
+        return None
+    return (f"none of {spec.name}'s functions is defined, but {', '.join(best[2][:4])} "
+            f"{'is' if len(best[2]) == 1 else 'are'} graded by {best[0]!r}: did you mean --assignment {best[0]}?")
+
+
+def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int | str | None = None,
           max_examples: int | None = None, name: str | None = None,
           allow_weaker_sandbox: bool = False) -> GradeReport:
     """Grade the submission at ``submission_path`` (.py, .ipynb, folder or .zip) against ``assignment``.
 
-    ``seed`` and ``max_examples`` override the spec's budget (tests use a small one). ``name`` is how
-    the report calls the submission (default: the file or folder name, never an absolute path).
+    ``seed``: None (default) draws a secret seed (secret.py) and records it in the report; an int
+    replays a recorded one; ``PRACTICE`` uses the spec's public seed. ``max_examples`` overrides the
+    spec's budget (tests use a small one). ``name`` is how the report calls the submission (default:
+    the file or folder name, never an absolute path).
+
+    Never raises for a submission: one that cannot be read gets a report with 0 points and the reason;
+    an error of the grader itself gets a report that says so (``report.internal_error``), 0 points.
     """
-    from .loader import SubmissionFormatError
+    from .loader import SubmissionFormatError, SubmissionSource
 
     spec = assignment if isinstance(assignment, Assignment) else load_spec(assignment)
-    seed = spec.seed if seed is None else int(seed)
     max_examples = spec.max_examples if max_examples is None else int(max_examples)
-    from .loader import SubmissionSource
-
     if isinstance(submission_path, SubmissionSource):
         path, label = submission_path, name or submission_path.name
     else:
@@ -291,8 +488,35 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
         label = name or path.name
     start = time.perf_counter()
     try:
-        sandbox = _open_sandbox(path, spec, allow_weaker_sandbox)
+        source = _read_source(path, spec)
     except SubmissionFormatError as exc:
+        reason = f"The submission could not be read: {exc}"
+        seed = resolve_seed(spec, seed, None, label)
+        tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
+        return _report(spec, label, seed, max_examples, tests, {}, [reason], start)
+    seed = resolve_seed(spec, seed, source.files, label)
+    try:
+        return _grade_source(spec, source, label, seed, max_examples, start, allow_weaker_sandbox)
+    except GraderError:
+        raise  # the grader refuses (a sandbox weaker than promised): not a report for the student
+    except Exception as exc:  # an error of the grader: a report that says so, never a traceback for the student
+        import traceback
+
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:500]
+        reason = ("The grader failed on this submission (an internal error, not a mistake of yours; your "
+                  "instructor has been told). 0 points for now; it will be regraded.")
+        tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
+        report = _report(spec, label, seed, max_examples, tests, {}, [reason], start)
+        report.internal_error = detail
+        return report
+
+
+def _grade_source(spec, source, label, seed, max_examples, start, allow_weaker: bool) -> GradeReport:
+    from .loader import SubmissionFormatError
+
+    try:
+        sandbox = _open_sandbox(source, spec, allow_weaker)
+    except (SubmissionFormatError, OSError) as exc:
         reason = f"The submission could not be read: {exc}"
         tests = [t for n, f in enumerate(spec.functions, 1) for t in _zero(f, n, reason)]
         return _report(spec, label, seed, max_examples, tests, {}, [reason], start)
@@ -304,16 +528,20 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
     try:
         excluded, _scan_messages = forbidden_uses(sandbox.source, spec)
         try:
-            loaded = sandbox.load
+            sandbox, loaded = _load_skipping_hanging_cells(sandbox, spec, messages, allow_weaker=allow_weaker)
         except SandboxTooWeak as exc:
             raise GraderError(str(exc)) from None
         missing = missing_protections(sandbox.confinement)
         if missing:
             messages.append(f"graded in a weaker sandbox: the worker's {', '.join(missing)} could not be confined "
                             "on this machine (allowed by --allow-weaker-sandbox, the spec, or a self-check)")
-        messages += [str(e) for e in loaded.errors] + [str(n) for n in loaded.notes]
+        messages += [str(e) for e in loaded.errors if str(e) not in messages] + [str(n) for n in loaded.notes]
         defined = set(loaded.defined)
-        breaker = conventions.Breaker()
+        if not loaded.fatal:
+            hint = did_you_mean(spec, defined)
+            if hint:
+                messages.append(hint)
+        breaker = conventions.Breaker(spec.function_budget, spec.submission_budget)
         impl = conventions.adapt(spec, sandbox, breaker)
         for number, fspec in enumerate(spec.functions, 1):
             if fspec.name in excluded:
@@ -334,10 +562,12 @@ def grade(submission_path, assignment: str | Assignment = "layers", *, seed: int
                                               "submission does not define.")
                 continue
             tests += grade_function(spec, fspec, impl, sandbox, breaker, max_examples=max_examples, seed=seed,
-                                    number=number)
+                                    number=number, functions_left=len(spec.functions) - number + 1)
         for fname, exc in sorted(breaker.tripped.items()):
             messages.append(f"{fname} was stopped after {grader_checks.describe_error(exc)}; its later calls "
                             "were not made and count as failed")
+        for fname, allowance in breaker.spent.items():
+            notes.setdefault(fname, f"time budget of {allowance:.3g} s spent")
     except SandboxTooWeak as exc:  # a restarted worker found weaker than the first: stop, never blame the student
         raise GraderError(str(exc)) from None
     finally:

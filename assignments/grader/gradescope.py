@@ -38,11 +38,14 @@ ROOT="${{CONVCHECK_AUTOGRADER_ROOT:-/autograder}}"
 CONVCHECK="${{CONVCHECK_BIN:-/opt/convcheck/bin/convcheck}}"
 SOURCE="$ROOT/source"
 mkdir -p "$ROOT/results"
+rm -f "$ROOT/results/results.json"
 if ! "$CONVCHECK" grade "$ROOT/submission" --assignment "$SOURCE/{spec_file}" \\
         --format gradescope --out "$ROOT/results/results.json" 2>"$ROOT/results/grader-stderr.txt"; then
-    # the grader itself failed: say so on Gradescope rather than leaving no result
-    printf '%s\\n' '{{"score": 0, "output": "The autograder could not grade this submission; your instructor has been told. (convcheck grade failed; see grader-stderr.txt)", "tests": []}}' \\
-        > "$ROOT/results/results.json"
+    # the grader itself failed: its own report (exit status 3) already says so; without one, say so here
+    if [ ! -s "$ROOT/results/results.json" ]; then
+        printf '%s\\n' '{{"score": 0, "output": "The autograder could not grade this submission; your instructor has been told. (convcheck grade failed; see grader-stderr.txt)", "tests": []}}' \\
+            > "$ROOT/results/results.json"
+    fi
 fi
 """
 

@@ -15,6 +15,9 @@ from pathlib import Path, PurePosixPath
 MAX_FILE_BYTES = 20 * 2**20
 MAX_TOTAL_BYTES = 50 * 2**20
 MAX_FILES = 500
+#: Longest file name (one path component, in UTF-8 bytes) and path a submission may hold (Linux's limits).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
 
 #: Cell magics whose body is still Python (the magic line is dropped); any other cell magic skips the cell.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
@@ -98,8 +101,28 @@ def load_submission_source(path, *, prefer=()) -> SubmissionSource:
         return _from_file_bytes(path.name, data, {path.name: data})
     else:
         raise SubmissionFormatError(f"{path.name}: expected a .py, .ipynb, folder or .zip")
-    chosen = _choose(files, prefer, str(path))
+    _check_paths(files, path.name)
+    chosen = _choose(files, prefer, path.name)
     return _from_file_bytes(chosen, files[chosen], files)
+
+
+def _check_paths(files: dict[str, bytes], where: str) -> None:
+    """Refuse names the worker's folder cannot hold: too long, or a file that is also a folder."""
+    for rel in files:
+        encoded = rel.encode("utf-8", "surrogateescape")
+        if len(encoded) > MAX_PATH_BYTES:
+            raise SubmissionFormatError(f"{where}: a path of {len(encoded)} bytes (the limit is {MAX_PATH_BYTES})")
+        for part in PurePosixPath(rel).parts:
+            if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+                raise SubmissionFormatError(f"{where}: a file name longer than {MAX_NAME_BYTES} bytes "
+                                            f"({part[:40]}…)")
+        if "\0" in rel:
+            raise SubmissionFormatError(f"{where}: a file name with a NUL byte")
+    names = set(files)
+    for rel in files:
+        for parent in PurePosixPath(rel).parents:
+            if str(parent) in names:
+                raise SubmissionFormatError(f"{where}: {str(parent)!r} is both a file and the folder of {rel!r}")
 
 
 def _choose(files: dict[str, bytes], prefer, where: str) -> str:
@@ -150,7 +173,11 @@ def _zip_files(path: Path) -> dict[str, bytes]:
         raise SubmissionFormatError(f"{path.name}: not a readable zip ({e})") from None
     files, total = {}, 0
     with zf:
-        for info in zf.infolist():
+        try:
+            infos = zf.infolist()
+        except Exception as e:  # noqa: BLE001 - a damaged central directory
+            raise SubmissionFormatError(f"{path.name}: not a readable zip ({type(e).__name__})") from None
+        for info in infos:
             rel = PurePosixPath(info.filename)
             # Absolute names and '..' would write outside the working directory; they are never extracted.
             if info.is_dir() or rel.is_absolute() or ".." in rel.parts or not _keep(rel):
@@ -158,8 +185,14 @@ def _zip_files(path: Path) -> dict[str, bytes]:
             total += info.file_size
             if info.file_size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
                 raise SubmissionFormatError(f"{path.name}: submission too large")
-            with zf.open(info) as f:
-                data = f.read(MAX_FILE_BYTES + 1)  # the header's size can lie; never read past the bound
+            if str(rel) in files:
+                raise SubmissionFormatError(f"{path.name}: {info.filename} is in the zip twice")
+            try:
+                with zf.open(info) as f:
+                    data = f.read(MAX_FILE_BYTES + 1)  # the header's size can lie; never read past the bound
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError) as e:
+                raise SubmissionFormatError(f"{path.name}: {info.filename[:100]} cannot be extracted "
+                                            f"({type(e).__name__}: {str(e)[:100]})") from None
             if len(data) > MAX_FILE_BYTES:
                 raise SubmissionFormatError(f"{path.name}: {info.filename} is too large")
             files[str(rel)] = data
@@ -179,6 +212,8 @@ def _from_file_bytes(name: str, data: bytes, files: dict[str, bytes]) -> Submiss
         return _notebook(name, text, files)
     cell = Cell(text, name)
     cell.error = syntax_error(text, name)
+    if cell.error and cell.error.startswith(_UNCOMPILABLE):
+        cell.source = ""
     return SubmissionSource(name=name, kind="py", cells=[cell], files=files)
 
 
@@ -186,25 +221,72 @@ def _notebook(name: str, text: str, files: dict[str, bytes]) -> SubmissionSource
     import nbformat
 
     try:
-        nb = nbformat.reads(text, as_version=4)
+        import warnings
+
+        with warnings.catch_warnings():  # a student's notebook format is the report's business, not stderr's
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
     except Exception as e:  # nbformat raises several unrelated types for a broken file
         raise SubmissionFormatError(f"{name} is not a readable notebook ({type(e).__name__}: {e})") from None
     src = SubmissionSource(name=name, kind="ipynb", cells=[], files=files)
-    n = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise SubmissionFormatError(f"{name} is not a readable notebook (it has no list of cells)")
+    for index, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        n += 1
-        label = f"{name} [cell {n}]"
-        code, note = strip_magics(cell.source)
+        source = cell.get("source")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            label = f"{name} [cell {index}]"
+            what = "no source" if source is None else f"a source that is {type(source).__name__}, not text"
+            src.cells.append(Cell("", label, f"{label} has {what}; the cell was not run"))
+            continue
+        label = cell_label(name, index, source)
+        source, students = without_template_lines(source)
+        if not students:
+            continue  # the template's own set-up / self-check: not the student's code, not run, no warning
+        code, note = strip_magics(source)
         if note:
             src.notes.append(f"{label}: {note}")
         if code is None:
             continue
         c = Cell(code, label)
         c.error = syntax_error(code, label)
+        if c.error and c.error.startswith(_UNCOMPILABLE):
+            c.source = ""  # nothing downstream (the import scan, the worker) parses it again
         src.cells.append(c)
     return src
+
+
+#: Lines the notebook template (assignments/notebooks.py) adds itself: the set-up's import of the self-check
+#: helper and the self-check calls. The grader grades the student's functions, not these: the lines are
+#: blanked (line numbers kept) in every cell, and a cell left with nothing else is not run.
+_TEMPLATE_LINES = (re.compile(r"^\s*from convcheck\.assignments\.notebooks import self_check_cell\s*$"),
+                   re.compile(r"^\s*self_check_cell\((?:[^()]|\([^()]*\))*\)\s*$"))
+_TRIVIAL = re.compile(r"^\s*$")
+
+
+def without_template_lines(source: str) -> tuple[str, bool]:
+    """``source`` with the template's own lines blanked, and whether anything of the student's is left."""
+    lines = source.splitlines()
+    changed = False
+    for i, line in enumerate(lines):
+        if any(p.match(line) for p in _TEMPLATE_LINES):
+            lines[i], changed = "", True
+    if not changed:
+        return source, True
+    rest = "\n".join(lines)
+    return rest, not all(_TRIVIAL.match(line) for line in lines)
+
+
+def cell_label(name: str, index: int, source: str) -> str:
+    """How messages name a notebook cell: as Jupyter shows it, its place among all cells and first line."""
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    if len(first) > 60:
+        first = first[:57] + "..."
+    return f"{name} [cell {index}: {first}]" if first else f"{name} [cell {index}]"
 
 
 def strip_magics(code: str) -> tuple[str | None, str | None]:
@@ -225,7 +307,7 @@ def strip_magics(code: str) -> tuple[str | None, str | None]:
         try:
             compile(code, "<cell>", "exec")
             return code, None
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
             stripped = 0
     for i, line in enumerate(lines):
         m = _MAGIC_LINE.match(line)
@@ -237,11 +319,17 @@ def strip_magics(code: str) -> tuple[str | None, str | None]:
     return "\n".join(lines), f"removed {stripped} IPython magic/shell line{'s' if stripped > 1 else ''}"
 
 
+_UNCOMPILABLE = "SyntaxError: the code cannot be compiled"
+
+
 def syntax_error(code: str, filename: str) -> str | None:
     """``None`` if ``code`` compiles, else ``"SyntaxError: msg (file, line n)"`` with the offending line."""
     try:
         compile(code, filename, "exec", dont_inherit=True)
         return None
+    except (MemoryError, RecursionError) as e:
+        return (f"{_UNCOMPILABLE} ({filename}): it is nested too deeply or too long to compile "
+                f"({type(e).__name__}); split the expression")
     except SyntaxError as e:
         where = f"{e.filename or filename}, line {e.lineno}"
         text = (e.text or "").rstrip()

@@ -803,6 +803,26 @@ def disk_use(folder: Path, max_files: int) -> tuple[int, int]:
 WATCH_INTERVAL = 0.25
 
 
+def probe_confinement() -> dict:
+    """What a worker on this machine applies (one trivial worker, started once per process)."""
+    if not _probed:
+        with Sandbox.from_source("def ready():\n    return True\n", allow_weaker=True) as sb:
+            sb.call("ready")
+            _probed.update(sb.confinement)
+    return dict(_probed)
+
+
+_probed: dict = {}
+
+
+def refuse_weaker_sandbox(allowed: bool):
+    """Raise SandboxTooWeak before any grading when this machine cannot keep a required promise."""
+    applied = probe_confinement()
+    missing = missing_protections(applied)
+    if missing and not allowed:
+        raise SandboxTooWeak(missing, applied)
+
+
 def check_sandbox(out=None) -> int:
     """``convcheck grade --check-sandbox``: start one worker, print what it could apply, promise by promise.
     Returns 0 when grading is allowed, 2 when a required promise cannot be kept here."""

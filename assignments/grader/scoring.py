@@ -63,6 +63,7 @@ class GradeReport:
     messages: list[str] = field(default_factory=list)   # load errors, forbidden imports, worker notes
     execution_time: float = field(default=0.0, compare=False)
     sandbox: str = ""   # what confined the worker (sandbox.describe_confinement), for the instructor
+    internal_error: str = ""   # set when the grader itself failed (the report then says so; exit status 3)
 
     @property
     def score(self) -> float:
@@ -97,6 +98,8 @@ class GradeReport:
             "sandbox": self.sandbox,
             "tests": [t.to_dict() for t in self.tests],
         }
+        if self.internal_error:
+            d["internal_error"] = self.internal_error
         if timing:
             d["execution_time"] = round(self.execution_time, 3)
             for t, src in zip(d["tests"], self.tests):
@@ -117,6 +120,9 @@ class GradeReport:
             "score": self.score,
             "execution_time": int(round(self.execution_time)),
             "output": "\n".join(lines),
+            # stored by Gradescope, not shown to the student: what replays this grading (--seed)
+            "extra_data": {"seed": self.seed, "assignment": self.assignment, "max_examples": self.max_examples,
+                           **({"internal_error": self.internal_error} if self.internal_error else {})},
             "tests": [
                 {
                     "name": t.name,
@@ -144,19 +150,19 @@ class GradeReport:
         buf = io.StringIO()
         console = Console(file=buf, force_terminal=color, no_color=not color, width=width,
                           highlight=False, emoji=False, soft_wrap=True)
-        total = Text(f"{self.assignment} — {self.submission}: ", style="bold")
+        total = Text(f"{clean(self.assignment)} — {clean(self.submission)}: ", style="bold")
         total.append(f"{_fmt(self.score)} / {_fmt(self.max_score)}",
                      style="bold green" if self.full_marks else "bold yellow")
         console.print(total)
         for m in self.messages:
-            console.print(Text("! " + m, style="yellow"))
+            console.print(Text("! " + clean(m), style="yellow"))
         console.print()
         for f in self.functions:
             ok = math.isclose(f.score, f.max_score)
             line = Text(f"{f.name:<28} ", style="bold")
             line.append(f"{_fmt(f.score):>5} / {_fmt(f.max_score):<5}", style="green" if ok else "red")
             if f.note:
-                line.append("  " + f.note, style="dim")
+                line.append("  " + clean(f.note), style="dim")
             console.print(line)
         failed = [t for t in self.tests if t.status != "passed"]
         if failed:
@@ -164,13 +170,28 @@ class GradeReport:
             console.print(Text(f"{len(failed)} failed test(s):", style="bold red"))
         for t in failed:
             console.print()
-            console.print(Text(f"✗ {t.name}  ({_fmt(t.score)} / {_fmt(t.max_score)})", style="bold red"))
-            console.print(Text(t.output))
+            console.print(Text(f"✗ {clean(t.name)}  ({_fmt(t.score)} / {_fmt(t.max_score)})", style="bold red"))
+            console.print(Text(clean(t.output)))
         passed = [t for t in self.tests if t.status == "passed"]
         if passed:
             console.print()
             console.print(Text(f"{len(passed)} passed: " + "; ".join(t.name for t in passed), style="green"))
         return buf.getvalue()
+
+
+_CONTROL = None
+
+
+def clean(text: str) -> str:
+    """``text`` without control characters (newlines and tabs kept): a student's name or output must not
+    clear a TA's terminal, set its clipboard (OSC 52) or forge a line with a carriage return."""
+    global _CONTROL
+    import re
+
+    if _CONTROL is None:
+        # C0 but \t \n, DEL, C1, and the bidi overrides/isolates that reorder what a line seems to say
+        _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    return _CONTROL.sub("", str(text))
 
 
 def _fmt(points: float) -> str:

@@ -15,11 +15,14 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
 
     [budget]
     max_examples = 40                # Hypothesis examples per check
-    seed = 231                       # fixed seed: a regrade gives byte-identical results
+    seed = 231                       # the PUBLIC practice seed (--practice); grading uses a secret one (secret.py)
 
     [limits]
     call_timeout = 10.0              # seconds per call into the submission
     memory_mb = 2048                 # address-space cap of the worker process
+    function_budget = 60.0           # wall seconds for grading one function (then its examples fail fast)
+    submission_budget = 300.0        # wall seconds for a whole submission, shared fairly between functions
+    load_timeout = 30.0              # seconds to run the submission's top level (a notebook's cells)
     allowed_imports = ["numpy", "math"]   # what the submission may import (default: DEFAULT_ALLOWED_IMPORTS;
                                      # submodules included; the submission's own files always)
     forbidden_imports = ["torch"]    # named in messages even if the environment lacks them
@@ -141,6 +144,9 @@ class Assignment:
     disk_mb: int = 64
     max_files: int = 256
     allow_weaker_sandbox: bool = False
+    function_budget: float | None = 60.0
+    submission_budget: float | None = 300.0
+    load_timeout: float = 30.0
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -250,6 +256,9 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         disk_mb=int(limits.get("disk_mb", 64)),
         max_files=int(limits.get("max_files", 256)),
         allow_weaker_sandbox=bool(limits.get("allow_weaker_sandbox", False)),
+        function_budget=_budget(limits, "function_budget", 60.0, source),
+        submission_budget=_budget(limits, "submission_budget", 300.0, source),
+        load_timeout=float(limits.get("load_timeout", 30.0)),
         extra={k: v for k, v in data.items() if k not in ("assignment", "contract", "budget", "limits", "functions")},
     )
 
@@ -258,6 +267,17 @@ def _module_list(value, key: str, source: str) -> tuple[str, ...]:
     if not (isinstance(value, (list, tuple)) and all(isinstance(m, str) and m.strip() for m in value)):
         raise SpecError(f"{source}: [limits] {key} must be a list of module names, got {value!r}")
     return tuple(m.strip() for m in value)
+def _budget(limits: dict, key: str, default: float, source: str) -> float | None:
+    value = limits.get(key, default)
+    if value in (0, False, "none"):
+        return None  # explicitly unbounded
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{source}: [limits] {key}={value!r} is not a number of seconds") from None
+    if value < 0:
+        raise SpecError(f"{source}: [limits] {key} must be >= 0 (0 = no budget)")
+    return value
 
 
 def unknown_checks(assignment: Assignment) -> list[str]:

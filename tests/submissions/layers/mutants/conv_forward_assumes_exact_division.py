@@ -1,6 +1,6 @@
 """Mutant conv_forward_assumes_exact_division: asserts that the stride divides H + 2·pad − HH (cs231n's own contract), rejecting what torch accepts.
 
-loses: conv_forward_naive
+loses: conv_forward_naive, conv_backward_naive (the forward raises on some inputs, and a backward example whose forward raises fails: issue 15)
 note: full marks under layers-cs231n, whose contract is exactly this assumption
 """
 

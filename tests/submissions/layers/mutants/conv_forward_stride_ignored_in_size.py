@@ -1,6 +1,6 @@
 """Mutant conv_forward_stride_ignored_in_size: computes the output size as if stride were 1.
 
-loses: conv_forward_naive
+loses: conv_forward_naive, conv_backward_naive (the forward raises on some inputs, and a backward example whose forward raises fails: issue 15)
 """
 
 import numpy as np
