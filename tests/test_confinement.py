@@ -342,9 +342,13 @@ def test_filling_the_disk_is_stopped_and_costs_only_that_call(tmp_path):
         with pytest.raises(DiskLimit, match="created more than 50 files"):
             sb.call("many_files", 10_000)
         assert sb.call("fine", 1).value == 2  # a fresh worker, a fresh folder
-        with pytest.raises((DiskLimit, StudentException), match="more than 8 MiB|File too large|Errno 27"):
-            sb.call("big_files", 3)
         assert sb.call("many_files", 10).value == 10  # the quota is on what stays, and starts again
+    with Sandbox.from_source(code, disk_mb=8, max_files=100_000, file_mb=4, call_timeout=20) as sb:
+        with pytest.raises(DiskLimit, match="wrote more than 8 MiB to disk"):
+            sb.call("big_files", 3)
+        with pytest.raises(StudentException, match="File too large|Errno 27"):
+            sb.call("big_files", 5)  # one file over RLIMIT_FSIZE (4 MiB)
+        assert sb.call("fine", 1).value == 2
 
 
 def _sandbox_folders() -> set[str]:
