@@ -295,7 +295,14 @@ def _adjoint_cases(draw, ctx):
                for n, (pb, _), d, k, s in zip(cfg["n"], cfg["pads"], cfg["dilation"], cfg["kernel"], cfg["stride"]))
     if any(op):
         opts["output_padding"] = op if isinstance(opts["stride"], tuple) else op[0]
-    return Case("conv_transpose_forward", (x, w, y), opts, notes="⟨conv(x), y⟩ = ⟨x, convᵀ(y)⟩")
+    return Case("conv_transpose_forward", (x, w, y), opts, notes=_adjoint_calls(caps, opts))
+
+
+def _adjoint_calls(caps, t_opts: dict) -> str:
+    """The two calls the adjoint check makes, every argument spelled out (for messages and counterexamples)."""
+    b = "None" if caps.bias_optional else "zeros"
+    opts = {k: v for k, v in t_opts.items() if k != "output_padding"}
+    return f"conv_forward(x, w, b={b}{_kw(opts)}) and conv_transpose_forward(y, w, b={b}{_kw(t_opts)})"
 
 
 def _adjoint(ctx: Context, case: Case):
@@ -306,8 +313,7 @@ def _adjoint(ctx: Context, case: Case):
     bt = None if ctx.capabilities.bias_optional else np.zeros(w.shape[1] * opts.get("groups", 1), dtype=x.dtype)
     ccase = Case("conv_forward", (x, w, b), opts)
     tcase = Case("conv_transpose_forward", (y, w, bt), t_opts, case.notes)
-    calls = (f"conv_forward(x, w, b={'None' if b is None else 'zeros'}{_kw(opts)}) and "
-             f"conv_transpose_forward(y, w, b={'None' if bt is None else 'zeros'}{_kw(t_opts)})")
+    calls = _adjoint_calls(ctx.capabilities, t_opts)
     conv = call_impl(ctx, ccase)["out"]
     if np.shape(conv) != y.shape:
         raise CheckFailure(f"conv_forward gives out.shape={np.shape(conv)}, but should be {y.shape} [{calls}]",

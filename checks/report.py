@@ -55,10 +55,10 @@ class CheckResult:
         """What was run, in words: ``50 cases``, ``failed at case 7, 12 shrink steps``, ``... 3 declined``."""
         if self.replayed_from:
             text = f"replayed {self.replayed_from}'s counterexample (not shrunk again)"
-        elif self.status in ("failed", "known difference"):
+        elif self.status in ("failed", "known difference") or (self.status == "error" and self.shrink_steps):
             text = f"failed at case {self.cases}, {self.shrink_steps} shrink steps"
         else:
-            text = f"{self.cases} cases"
+            text = f"{self.cases} case{'s' if self.cases != 1 else ''}"
         n = sum(self.declined.values())
         if n:
             reasons = ", ".join(f"{reason}" for reason in sorted(self.declined, key=lambda r: -self.declined[r]))
@@ -155,13 +155,16 @@ class Report:
         lines = [head]
         if verbose:
             width = max((len(r.name) for r in self.results), default=10)
-            missing_ops = []
+            missing_ops, env_seen = [], set()
             for r in self.results:
                 if r.status == "not provided":
                     missing_ops += [] if r.op in missing_ops else [r.op]
                     continue
                 ran = r.status in ("passed", "failed", "known difference", "difference gone")
                 extra = f"{r.seconds:6.2f} s  {r.counts_text()}" if ran else ""
+                if r.environment:
+                    extra = f"environment error{' (the same)' if r.environment in env_seen else ''}: {r.environment}"
+                    env_seen.add(r.environment)
                 extra = extra or r.message
                 if r.note:
                     extra += f"  [{r.note}]"

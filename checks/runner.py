@@ -10,6 +10,7 @@ identically for every case is an environment error, reported in full once.
 from __future__ import annotations
 
 import importlib
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,8 +28,10 @@ from .properties import BY_NAME, SPECS, CheckSpec, applicable
 from .report import CheckResult, Report
 from .tolerances import override_for, overridden
 
-#: exceptions that say "the environment", not "this case", even before they repeat
+#: exceptions that say "the environment", not "this case", when raised for every case alike
 _ENVIRONMENT_TYPES = ("ImportError", "ModuleNotFoundError", "OSError", "FileNotFoundError")
+_ENVIRONMENT_WORDS = re.compile(r"backend|compiler|shared object|no module|not (built|installed|available|found)|"
+                                r"cannot (open|find|load)|dlopen|driver|toolchain", re.IGNORECASE)
 
 
 @dataclass
@@ -83,8 +86,11 @@ def _counterexample(spec: CheckSpec, case, caps: Capabilities) -> dict:
     d["input_names"] = list(names) if names else [f"arg{i}" for i in range(len(case.inputs))]
     args = ", ".join(d["input_names"][: len(case.inputs)])
     opts = ", ".join(f"{k}={v!r}" for k, v in case.options.items())
-    what = f"{spec.name}: " if spec.input_names else ""  # a relation between calls, not one call
-    d["call"] = f"{what}{case.op}({', '.join(p for p in (args, opts) if p)})"
+    if spec.input_names and case.notes:  # a relation between calls: the notes spell out every call
+        d["call"], d["notes"] = f"{spec.name}: {case.notes}", ""
+    else:
+        what = f"{spec.name}: " if spec.input_names else ""
+        d["call"] = f"{what}{case.op}({', '.join(p for p in (args, opts) if p)})"
     d["layout"] = caps.layout
     return d
 
@@ -149,6 +155,8 @@ def _replay_related_failure(spec, ctx, session, result) -> bool:
     try:
         _run_once(spec, ctx, case)
     except CheckFailure as failure:
+        if failure.raised in session.environment:
+            return False  # Hypothesis will find it again and report it as that environment error
         result.status, result.message, result.hint = "failed", failure.message, failure.hint
         result.counterexample = _counterexample(spec, case, ctx.capabilities)
         result.cases = result.examples = 1
@@ -174,6 +182,7 @@ def _run_hypothesis(spec, ctx, session, result, *, max_examples, seed, database)
             _run_once(spec, ctx, case)
         except Unsupported as exc:
             if not last_failure:
+                calls["cases"] -= 1  # not a checked case
                 declined[exc.reason] += 1
                 if not calls["passed"] and sum(declined.values()) >= max(10, 2 * max_examples):
                     raise _AllDeclined() from None
@@ -204,8 +213,6 @@ def _run_hypothesis(spec, ctx, session, result, *, max_examples, seed, database)
         case, shrunk = last_failure if last_failure else (None, failure)
         result.status, result.message, result.hint = "failed", shrunk.message, shrunk.hint
         result.counterexample = _counterexample(spec, case, ctx.capabilities) if case is not None else None
-        if case is not None and spec.shares_cases:
-            session.failures.setdefault(spec.op, (case, spec.name))
     except Flaky:  # it failed, then passed on the same input: the failure is real, the impl unstable
         case, failure = last_failure if last_failure else (None, None)
         result.status = "failed"
@@ -232,6 +239,8 @@ def _run_hypothesis(spec, ctx, session, result, *, max_examples, seed, database)
         result.status = "declined"
         result.message = f"every case was declined ({_declined_text(declined)}): nothing was checked"
     _environment(spec, result, raised, calls, session)
+    if result.status == "failed" and last_failure and spec.shares_cases:
+        session.failures.setdefault(spec.op, (last_failure[0], spec.name))
 
 
 def _declined_text(declined: dict) -> str:
@@ -239,7 +248,9 @@ def _declined_text(declined: dict) -> str:
 
 
 def _environment(spec, result, raised: set, calls: dict, session: Session) -> None:
-    """Every call raised the same exception: an environment error (a missing module or backend)."""
+    """Every call raised the same exception, one that names the environment (an ImportError, a missing
+    backend or compiler): an environment error, not a bug of one case. A case-independent ValueError
+    stays a failure (it may be the library's own bug)."""
     if len(raised) != 1 or None in raised:
         return
     (sig,) = raised
@@ -252,7 +263,8 @@ def _environment(spec, result, raised: set, calls: dict, session: Session) -> No
                           f"every case raised it, nothing was checked")
         result.hint, result.counterexample = None, None
         return
-    if result.status == "failed" and (total >= 3 or sig[0] in _ENVIRONMENT_TYPES):
+    if result.status == "failed" and calls["cases"] == 1 and (
+            sig[0] in _ENVIRONMENT_TYPES or _ENVIRONMENT_WORDS.search(sig[1])):
         result.status = "error"
         result.environment = f"{sig[0]}: {sig[1]}"
         result.message = (f"environment error: every call ({total}) raised {result.environment} — nothing was "
