@@ -78,7 +78,8 @@ class _Settings:
     def capabilities(self, impl, capabilities=None):
         from convcheck.checks.capabilities import Capabilities
 
-        caps = capabilities or getattr(impl, "CAPABILITIES", None) or Capabilities()
+        declared = impl.get("CAPABILITIES") if isinstance(impl, dict) else getattr(impl, "CAPABILITIES", None)
+        caps = capabilities or declared or Capabilities()
         return caps.narrowed(layout=self.layout) if self.layout else caps
 
     def verify(self, impl, ops=None, **kw):

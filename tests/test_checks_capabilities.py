@@ -131,3 +131,13 @@ def test_the_adjoint_failure_prints_every_argument_of_both_calls():
     call = r.counterexample["call"]
     assert call.startswith("conv_transpose_forward.adjoint_of_conv: conv_forward(x, w, b=None")
     assert "conv_transpose_forward(y, w, b=None" in call
+
+
+def test_the_worked_vjp_adapter_passes_what_it_declares():
+    """checks/adapters/example_vjp.py (the README's second worked adapter): backward = vjp of the forward."""
+    from convcheck.checks.adapters import example_vjp
+
+    report = verify(example_vjp, max_examples=5)
+    ran = [r for r in report.results if r.status != "not provided"]
+    assert len(ran) == 41 and all(r.status == "passed" for r in ran), report.to_text()
+    assert example_vjp.CAPABILITIES.for_op("avg_pool_backward").divisor_override is False
