@@ -221,11 +221,12 @@ def _run_hypothesis(spec, ctx, session, result, *, max_examples, seed, database)
                             "(random state, or state kept between calls)")
         result.hint = failure.hint if failure else None
         result.counterexample = _counterexample(spec, case, ctx.capabilities) if case is not None else None
-    except (_AllDeclined, Unsatisfiable):
-        if calls["passed"] or not declined:
-            result.status, result.message = "error", "Hypothesis could not generate enough cases for this check"
+    except _AllDeclined:
+        pass  # reported below, as declined
     except HypothesisException as exc:
-        result.status, result.message = "error", f"Hypothesis could not run this check: {type(exc).__name__}: {exc}"
+        if not (isinstance(exc, Unsatisfiable) and declined and not calls["passed"]):
+            result.status = "error"
+            result.message = f"Hypothesis could not run this check: {type(exc).__name__}: {exc}"
     except Exception as exc:  # an oracle or strategy problem, not the implementation's
         result.status = "error"
         result.message = f"the check itself failed ({type(exc).__name__}: {exc}); please report it to convcheck"
@@ -234,7 +235,7 @@ def _run_hypothesis(spec, ctx, session, result, *, max_examples, seed, database)
     result.examples = calls["cases"] + calls["shrink"]
     result.cases, result.shrink_steps = calls["cases"], calls["shrink"]
     result.declined = dict(declined)
-    if declined and not calls["passed"] and result.status in ("passed", "error") and not last_failure \
+    if declined and not calls["passed"] and result.status == "passed" and not last_failure \
             and not calls["known_env"]:
         result.status = "declined"
         result.message = f"every case was declined ({_declined_text(declined)}): nothing was checked"
