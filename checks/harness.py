@@ -172,7 +172,6 @@ def check_forward_shape(ctx: Context, case: Case) -> None:
                  f"the backward receives a dout of the forward's output shape")
 
 
-
 def call_oracle(oracle, case: Case) -> dict:
     """Run a reference-convention oracle (the reference or torch) on ``case``: results by output name."""
     result = oracle(*case.inputs, **case.options)

@@ -146,7 +146,8 @@ class Report:
             reasons = Counter()
             for r in self.results:
                 reasons.update(r.declined)
-            text += f"; {declined} cases declined: " + ", ".join(f"{reason} ({n})" for reason, n in reasons.most_common())
+            text += f"; {declined} cases declined: " + ", ".join(f"{reason} ({n})"
+                                                                 for reason, n in reasons.most_common())
         return text
 
     def to_text(self, verbose: bool = True) -> str:

@@ -19,7 +19,8 @@ NOTES = {
     "conv_transpose_forward": "-> out (N, F, *out). x (N, C, *n), w (C, F/groups, *k) (torch's layout); "
                               "padding one int or per-dim ints; output_padding < max(stride, dilation)",
     "conv_transpose_backward": "-> (dx, dw, db)",
-    "max_pool_forward": "-> out (N, C, *out). stride=None means stride=kernel; padding ≤ kernel//2, padded with −∞",
+    "max_pool_forward": "-> out (N, C, *out). stride=None means stride=kernel; padding ≤ kernel//2, "
+                        "padded with −∞",
     "max_pool_backward": "-> dx (one array, not a tuple of one); ties: all of dout to the FIRST maximum (row-major)",
     "avg_pool_forward": "-> out (N, C, *out). divisor: ∏k (count_include_pad=True), the in-input cells (False), "
                         "or divisor_override",

@@ -20,7 +20,8 @@ library that accumulates in float32)::
     TOLERANCES = {"conv": {"rtol": 1e-4, "atol": 1e-5, "reason": "Winograd transform for 3x3 kernels"}}
 
 Keys are op names or families (``conv`` covers forward and backward); the values loosen the base
-rtol/atol of every dtype to at least theirs (still scaled by ``sqrt(L)``) while that op's checks run (:func:`overridden`).
+rtol/atol of every dtype to at least theirs (still scaled by ``sqrt(L)``) while that op's checks run
+(:func:`overridden`).
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ def override_for(overrides: dict | None, ops) -> dict | None:
         family = op.rsplit("_", 1)[0] if op.endswith(("_forward", "_backward")) else op
         for key in (op, family):
             value = overrides.get(key)
-            if value is not None and (chosen is None or value["rtol"] + value["atol"] > chosen["rtol"] + chosen["atol"]):
+            looser = chosen is None or value is not None and \
+                value["rtol"] + value["atol"] > chosen["rtol"] + chosen["atol"]
+            if value is not None and looser:
                 chosen = {**value, "op": key}
     return chosen
 

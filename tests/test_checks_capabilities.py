@@ -76,7 +76,8 @@ def test_hard_targets_only_when_soft_targets_are_declined(data):
     assert set(np.unique(case.inputs[1])) <= {0.0, 1.0}
 
 
-@pytest.mark.parametrize("check", ["conv_transpose_forward.adjoint_of_conv", "max_pool_backward.matches_central_differences",
+@pytest.mark.parametrize("check", ["conv_transpose_forward.adjoint_of_conv",
+                                   "max_pool_backward.matches_central_differences",
                                    "avg_pool_forward.equals_uniform_conv"])
 def test_every_check_draws_inside_the_capabilities_of_every_op_it_calls(check):
     """The capabilities the runner gives a check are the intersection over ``requires``; its strategy
@@ -127,7 +128,8 @@ def test_the_adjoint_failure_prints_every_argument_of_both_calls():
     r = verify(convkit.flipped_transpose, checks=["conv_transpose_forward.adjoint_of_conv"],
                max_examples=50).results[0]
     assert r.status == "failed"
-    assert "conv_forward(x, w, b=None, stride=" in r.message and "conv_transpose_forward(y, w, b=None, stride=" in r.message
+    assert "conv_forward(x, w, b=None, stride=" in r.message
+    assert "conv_transpose_forward(y, w, b=None, stride=" in r.message
     call = r.counterexample["call"]
     assert call.startswith("conv_transpose_forward.adjoint_of_conv: conv_forward(x, w, b=None")
     assert "conv_transpose_forward(y, w, b=None" in call

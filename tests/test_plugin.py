@@ -171,7 +171,8 @@ def test_a_known_difference_that_passes_fails_as_a_strict_xpass(pytester):
 
 def test_exclude_deselects_items(pytester):
     result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:tie_splitting_undeclared",
-                  "--convcheck-examples=5", "-k", "max_pool and not global", "--convcheck-exclude=max_pool_backward.ties_*",
+                  "--convcheck-examples=5", "-k", "max_pool and not global",
+                  "--convcheck-exclude=max_pool_backward.ties_*",
                   "--convcheck-exclude=max_pool_forward.shift*,*central*")
     outcomes = result.parseoutcomes()
     assert "failed" not in outcomes and outcomes["passed"] == 4
@@ -187,12 +188,14 @@ def test_an_all_declined_check_is_skipped_with_the_reason(pytester):
 
 
 def test_one_shrink_and_one_environment_error_across_items(pytester):
-    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:zero_padded", "-k", "max_pool_forward and not global")
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:zero_padded",
+                  "-k", "max_pool_forward and not global")
     out = result.stdout.str()
     assert result.parseoutcomes()["failed"] == 3
     assert "replayed max_pool_forward.matches_reference's counterexample (not shrunk again)" in out
     assert "padded with 0 instead of −∞" in out
-    env = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:missing_backend", "-k", "max_pool_forward and not global")
+    env = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:missing_backend",
+               "-k", "max_pool_forward and not global")
     assert env.stdout.str().count("the same as in convcheck") == 0  # names checks, not node ids
     assert env.stdout.str().count("environment error, the same as in max_pool_forward.matches_reference") == 2
 

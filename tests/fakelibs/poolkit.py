@@ -204,7 +204,8 @@ def _float32_avg(x, kernel, stride=None, padding=0, ceil_mode=False, count_inclu
 
 zero_padded = _variant(max_pool_forward=_zero_forward, max_pool_backward=_zero_backward)
 tie_splitting = _variant(max_pool_backward=_split_backward,
-                         KNOWN_DIFFERENCES={"max_pool_backward.ties_match_torch": "splits the gradient among tied maxima"})
+                         KNOWN_DIFFERENCES={"max_pool_backward.ties_match_torch":
+                                            "splits the gradient among tied maxima"})
 tie_splitting_undeclared = _variant(max_pool_backward=_split_backward)
 stale_difference = _variant(KNOWN_DIFFERENCES={"max_pool_backward.ties_match_torch": "splits ties (no longer)"})
 floor_only = _variant(max_pool_forward=_floor_forward, max_pool_backward=_floor_backward)
