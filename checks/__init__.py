@@ -3,6 +3,9 @@
     from convcheck.checks import verify
     verify(mylib.ops).raise_if_failed()
 
+An adapter declares ``CAPABILITIES`` (per op with ``ops=``), ``KNOWN_DIFFERENCES``, ``TOLERANCES``, and
+may raise ``Unsupported("reason")`` for a case its library cannot express.
+
 Public names are imported lazily, so that importing the pytest plugin (loaded in every pytest run)
 costs neither numpy-heavy modules nor torch.
 """
@@ -10,7 +13,8 @@ costs neither numpy-heavy modules nor torch.
 from importlib import import_module
 
 _EXPORTS = {
-    "verify": "runner", "list_checks": "runner", "resolve_impl": "runner",
+    "verify": "runner", "list_checks": "runner", "resolve_impl": "runner", "Session": "runner",
+    "Unsupported": "harness", "load_impl": "loading", "signatures": "signatures",
     "Report": "report", "CheckResult": "report", "VerificationError": "report",
     "CheckSpec": "properties",
     "Capabilities": "capabilities", "CS231N": "capabilities",

@@ -19,12 +19,30 @@ from .tolerances import tolerance
 
 
 class CheckFailure(AssertionError):
-    """The implementation under test did not meet a property; ``message`` says how, ``hint`` maybe why."""
+    """The implementation under test did not meet a property; ``message`` says how, ``hint`` maybe why.
 
-    def __init__(self, message: str, hint: str | None = None):
+    ``raised`` is ``(exception type, its text)`` when the implementation raised, for telling an
+    environment error (the same exception for every case) from a bug.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, raised: tuple[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.raised = raised
+
+
+class Unsupported(Exception):
+    """Raised by an adapter for a case its library cannot express: ``raise Unsupported("output_padding tuple")``.
+
+    The case is discarded (not failed, not passed), counted, and the reason shown in the report.
+    Prefer declaring :class:`Capabilities` (nothing outside them is generated); this is for what no
+    field says.
+    """
+
+    def __init__(self, reason: str = "unsupported case"):
+        super().__init__(reason)
+        self.reason = str(reason)
 
 
 @dataclass
@@ -88,12 +106,13 @@ def call_impl(ctx: Context, case: Case) -> dict:
     before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     try:
         result = fn(*args, **case.options)
-    except HypothesisException:  # an adapter may discard an example it cannot express (reject())
+    except (HypothesisException, Unsupported):  # an adapter declining a case it cannot express
         raise
     except Exception as exc:  # the implementation's failure, whatever it is, is a failed check
         raise CheckFailure(f"{op} raised {type(exc).__name__}: {exc} [{call_repr(case)}]",
                            hint="the configuration is valid for the reference and for torch; "
-                                "see the counterexample for the exact call") from None
+                                "see the counterexample for the exact call",
+                           raised=(type(exc).__name__, str(exc))) from None
     for name, a, b in zip(names, args, before):
         if isinstance(a, np.ndarray) and not np.array_equal(a, b, equal_nan=True):
             raise CheckFailure(f"{op} modified its input {name} in place [{call_repr(case)}]",
@@ -112,9 +131,45 @@ def call_impl(ctx: Context, case: Case) -> dict:
             raise CheckFailure(f"{op} returned {got}, but should return {len(outputs)} results "
                                f"({', '.join(outputs)}) [{call_repr(case)}]")
         results = tuple(result)
-    return {name: _from_impl_layout(op, name, r if r is None or np.isscalar(r) else np.asarray(r),
-                                    ctx.capabilities)
-            for name, r in zip(outputs, results)}
+    out = {name: _from_impl_layout(op, name, r if r is None or np.isscalar(r) else np.asarray(r),
+                                   ctx.capabilities)
+           for name, r in zip(outputs, results)}
+    _check_dtypes(case, out)
+    return out
+
+
+def _check_dtypes(case: Case, results: dict) -> None:
+    """A float32 (or float16) case must come back in that dtype: a silent float64 result hides the
+    precision the user asked for (float64 cases are judged by value only)."""
+    floats = {a.dtype for a in case.inputs if isinstance(a, np.ndarray) and a.dtype.kind == "f"}
+    if len(floats) != 1:
+        return
+    (want,) = floats
+    if want == np.float64:
+        return
+    for name, r in results.items():
+        if isinstance(r, np.ndarray) and r.dtype.kind == "f" and r.dtype != want:
+            raise CheckFailure(f"{name} has dtype {r.dtype}, but should be {want} like the inputs [{call_repr(case)}]",
+                               hint=f"compute in (or cast the result back to) the inputs' dtype {want}")
+
+
+def check_forward_shape(ctx: Context, case: Case) -> None:
+    """Before judging a backward: does the implementation's own forward give ``dout``'s shape?
+
+    ``dout`` has the shape of the reference's (and torch's) forward output; a library whose forward
+    disagrees cannot take that ``dout``, and its backward's error would only be a symptom.
+    """
+    spec = OPS.get(case.op)
+    if spec is None or not spec.is_backward or spec.forward not in ctx.impl:
+        return
+    fcase = Case(spec.forward, tuple(case.inputs[1:]), case.options, case.notes)
+    out = call_impl(ctx, fcase)["out"]
+    if np.shape(out) != np.shape(case.inputs[0]):
+        raise CheckFailure(
+            f"{spec.forward} gives out.shape={np.shape(out)}, but dout has shape {np.shape(case.inputs[0])} "
+            f"(the reference's and torch's output shape) [{call_repr(fcase)}]; {case.op} was not called",
+            hint=f"fix the output shape of {spec.forward} first (see {spec.forward}.matches_reference): "
+                 f"the backward receives a dout of the forward's output shape")
 
 
 def call_oracle(oracle, case: Case) -> dict:

@@ -8,6 +8,8 @@ window, ...); when the implementation's result equals one of them, that mistake 
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
 from .cases import Case
@@ -70,6 +72,78 @@ def _spread(case: Case):
           "to the window's maximum", case.inputs, {**opts, "count_include_pad": True}, "avg_pool_backward"
 
 
+def _dims(v, nd):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd
+
+
+def _pool_windows(x_shape, options):
+    """(padding per dim, [(output index, window index tuple into the padded input)]) of a max-pool."""
+    from convcheck.reference import shapes
+
+    nd = len(x_shape) - 2
+    ks = _dims(options["kernel"], nd)
+    ss = _dims(options.get("stride") if options.get("stride") is not None else options["kernel"], nd)
+    ps = _dims(options.get("padding", 0), nd)
+    ds = _dims(options.get("dilation", 1), nd)
+    out = shapes.pool_output_size(tuple(x_shape[2:]), ks, ss, ps, ds, bool(options.get("ceil_mode", False)))
+    padded = tuple(n + 2 * p for n, p in zip(x_shape[2:], ps))
+    windows = []
+    for o in product(*(range(m) for m in out)):
+        axes = [np.array([oi * s + j * d for j in range(k) if oi * s + j * d < n_p])
+                for oi, s, d, k, n_p in zip(o, ss, ds, ks, padded)]
+        windows.append((o, np.ix_(*axes)))
+    return ps, out, windows
+
+
+def _max_pool_variant(x, options, *, pad_value, dout=None, split=False):
+    """Max-pool forward (``dout`` None) or backward by windows, padding with ``pad_value``; the backward
+    splits dout among tied maxima when ``split``, else routes it to the first maximum."""
+    x = np.asarray(x, dtype=np.float64)
+    ps, out_shape, windows = _pool_windows(x.shape, options)
+    pad = [(0, 0), (0, 0)] + [(p, p) for p in ps]
+    xp = np.pad(x, pad, constant_values=pad_value)
+    n, c = x.shape[:2]
+    out = np.zeros((n, c, *out_shape))
+    dxp = np.zeros_like(xp)
+    for o, idx in windows:
+        for i in range(n):
+            for ch in range(c):
+                win = xp[i, ch][idx]
+                m = win.max()
+                out[(i, ch) + o] = m
+                if dout is not None:
+                    hit = win == m
+                    share = np.zeros_like(win)
+                    if split:
+                        share[hit] = dout[(i, ch) + o] / hit.sum()
+                    else:
+                        share.flat[int(np.argmax(hit))] = dout[(i, ch) + o]
+                    dxp[i, ch][idx] += share
+    if dout is None:
+        return out
+    return dxp[(slice(None), slice(None)) + tuple(slice(p, p + m) for p, m in zip(ps, x.shape[2:]))]
+
+
+_ZERO_PAD = ("the window is padded with 0 instead of −∞: where every input cell of a padded window is "
+             "negative, the padding wins; pad with −inf or take the max over the input cells only")
+_SPLIT = ("the gradient is split among tied maxima (a known convention, e.g. tinygrad's); torch and the "
+          "reference route all of dout to the FIRST maximum in row-major window order — declare it in "
+          "KNOWN_DIFFERENCES if it is your library's choice")
+
+
+def _max_pool_mutants(case: Case):
+    """Computed results (not reference calls) of max-pool mistakes: (text, output name, value)."""
+    if case.op == "max_pool_forward":
+        x = case.inputs[0]
+        if any(_dims(case.options.get("padding", 0), x.ndim - 2)):
+            yield _ZERO_PAD, "out", lambda: _max_pool_variant(x, case.options, pad_value=0.0)
+    elif case.op == "max_pool_backward":
+        dout, x = case.inputs[:2]
+        yield _SPLIT, "dx", lambda: _max_pool_variant(x, case.options, pad_value=-np.inf, dout=dout, split=True)
+        if any(_dims(case.options.get("padding", 0), x.ndim - 2)):
+            yield _ZERO_PAD, "dx", lambda: _max_pool_variant(x, case.options, pad_value=0.0, dout=dout)
+
+
 def _mutants(case: Case):
     if case.op in ("conv_forward", "conv_backward"):
         for text, inputs, opts in _conv_mutants(case):
@@ -85,6 +159,18 @@ def diagnose(ctx, case: Case, output: str, got) -> str | None:
     if got is None:
         return None
     got = np.asarray(got)
+    # computed max-pool mistakes first: a split among tied maxima equals avg-pool's spread where a
+    # whole window is tied, and is the better diagnosis there
+    if case.op.startswith("max_pool"):
+        for text, name, compute in _max_pool_mutants(case):
+            if name != output:
+                continue
+            try:
+                expected = compute()
+            except Exception:
+                continue
+            if np.shape(expected) == got.shape and np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+                return f"looks like {text}"
     for text, inputs, opts, op in _mutants(case):
         try:
             fn = ctx.reference[op]

@@ -38,6 +38,7 @@ class CheckSpec:
     description: str
     kind: str = "differential"
     input_names: tuple[str, ...] | None = None  # names of the case's arrays, when not the op's own
+    shares_cases: bool = False  # its cases are plain cases of ``op``: a related check's failure may be replayed
     run: Callable = field(default=None, repr=False, compare=False)       # run(ctx, case) -> None or raise
     strategy: Callable = field(default=None, repr=False, compare=False)  # strategy(ctx) -> SearchStrategy
 
@@ -80,7 +81,7 @@ def _differential_specs(spec) -> list[CheckSpec]:
             desc = f"{what} of {spec.name} equals {'torch' if oracle == 'torch' else 'the reference'}" + \
                    (" autograd" if oracle == "torch" and spec.is_backward else "")
             out.append(CheckSpec(f"{spec.name}.{prop}", spec.name, prop, (spec.name,), desc, "differential", None,
-                                 _against(oracle, outputs), _default_strategy(spec.name)))
+                                 True, _against(oracle, outputs), _default_strategy(spec.name)))
     return out
 
 
@@ -166,7 +167,7 @@ def _gradient_specs(spec) -> list[CheckSpec]:
         f"{spec.name}.matches_central_differences", spec.name, "matches_central_differences",
         (spec.name, spec.forward),
         f"⟨d·, v⟩ from {spec.name} equals the central difference of the implementation's {spec.forward} "
-        f"along a direction v (float64)", "gradient", None, _central_differences,
+        f"along a direction v (float64)", "gradient", None, True, _central_differences,
         lambda ctx, op=spec.name: strategies.cases(op, ctx.capabilities, _numeric_dtype(ctx)))]
 
 
@@ -276,44 +277,63 @@ def _delta(ctx: Context, case: Case):
 
 @st.composite
 def _adjoint_cases(draw, ctx):
-    """A conv config with int padding; y drawn in the conv's output shape."""
+    """A conv config with int padding, y drawn in the conv's output shape, and the transposed call's
+    options: the output_padding that restores the input cells the conv's floor dropped.
+
+    Drawn inside the capabilities of both ops (``ctx.capabilities`` is their intersection): without
+    ``output_padding`` only configurations where the stride divides ``n + 2p − k_eff``; without
+    per-dim arguments every dim has the same length, so the output_padding is one int too.
+    """
     caps = ctx.capabilities
-    cfg = draw(strategies.conv_configs(caps, padding="int"))
+    exact = caps.exact_division or caps.output_padding is False
+    cfg = draw(strategies.conv_configs(caps.narrowed(exact_division=exact), padding="int", same_n=True))
     x = draw(strategies.arrays(cfg["x"], ctx.dtype))
     w = draw(strategies.arrays(cfg["w"], ctx.dtype))
     y = draw(strategies.arrays(cfg["out"], ctx.dtype))
-    return Case("conv_transpose_forward", (x, w, y), dict(cfg["options"]), notes="⟨conv(x), y⟩ = ⟨x, convᵀ(y)⟩")
+    opts = dict(cfg["options"])
+    op = tuple((n + 2 * pb - d * (k - 1) - 1) % s
+               for n, (pb, _), d, k, s in zip(cfg["n"], cfg["pads"], cfg["dilation"], cfg["kernel"], cfg["stride"]))
+    if any(op):
+        opts["output_padding"] = op if isinstance(opts["stride"], tuple) else op[0]
+    return Case("conv_transpose_forward", (x, w, y), opts, notes=_adjoint_calls(caps, opts))
+
+
+def _adjoint_calls(caps, t_opts: dict) -> str:
+    """The two calls the adjoint check makes, every argument spelled out (for messages and counterexamples)."""
+    b = "None" if caps.bias_optional else "zeros"
+    opts = {k: v for k, v in t_opts.items() if k != "output_padding"}
+    return f"conv_forward(x, w, b={b}{_kw(opts)}) and conv_transpose_forward(y, w, b={b}{_kw(t_opts)})"
 
 
 def _adjoint(ctx: Context, case: Case):
     x, w, y = case.inputs
-    opts = dict(case.options)
-    nd = x.ndim - 2
-    conv = _impl(ctx, "conv_forward", (x, w, None if ctx.capabilities.bias_optional else np.zeros(w.shape[0])),
-                 opts)["out"]
-    ss = opts["stride"] if isinstance(opts["stride"], tuple) else (opts["stride"],) * nd
-    ps = opts["padding"] if isinstance(opts["padding"], tuple) else (opts["padding"],) * nd
-    dl = opts.get("dilation", 1)
-    ds = dl if isinstance(dl, tuple) else (dl,) * nd
-    # output_padding restores the input cells that the floor in the conv's output size dropped
-    op = tuple((n + 2 * p - d * (k - 1) - 1) % s for n, p, d, k, s in zip(x.shape[2:], ps, ds, w.shape[2:], ss))
-    t_opts = dict(opts)
-    if any(op):
-        t_opts["output_padding"] = op if isinstance(opts["stride"], tuple) else (op if len(set(op)) > 1 else op[0])
-    bt = None if ctx.capabilities.bias_optional else np.zeros(w.shape[1] * opts.get("groups", 1))
+    t_opts = dict(case.options)
+    opts = {k: v for k, v in t_opts.items() if k != "output_padding"}
+    b = None if ctx.capabilities.bias_optional else np.zeros(w.shape[0], dtype=x.dtype)
+    bt = None if ctx.capabilities.bias_optional else np.zeros(w.shape[1] * opts.get("groups", 1), dtype=x.dtype)
+    ccase = Case("conv_forward", (x, w, b), opts)
     tcase = Case("conv_transpose_forward", (y, w, bt), t_opts, case.notes)
-    compare("out", np.zeros(np.shape(conv)), np.zeros(y.shape), Case("conv_forward", (x, w, None), opts),
-            ctx.dtype)  # shapes only: the values are judged by the inner products below
+    calls = _adjoint_calls(ctx.capabilities, t_opts)
+    conv = call_impl(ctx, ccase)["out"]
+    if np.shape(conv) != y.shape:
+        raise CheckFailure(f"conv_forward gives out.shape={np.shape(conv)}, but should be {y.shape} [{calls}]",
+                           hint="see conv_forward.matches_reference")
     back = call_impl(ctx, tcase)["out"]
-    compare("conv_transpose_forward(y).shape", np.zeros(np.shape(back)), np.zeros(x.shape), tcase, ctx.dtype)
+    if np.shape(back) != x.shape:
+        raise CheckFailure(f"conv_transpose_forward(y) gives out.shape={np.shape(back)}, but should be x.shape="
+                           f"{x.shape} [{calls}]", hint="see conv_transpose_forward.matches_reference")
     lhs = float(np.sum(np.asarray(conv, dtype=np.float64) * y))
     rhs = float(np.sum(np.asarray(back, dtype=np.float64) * x))
     tol = tolerance(ctx.dtype, x.size * y.size)
     if not abs(lhs - rhs) <= tol.atol + tol.rtol * abs(lhs):
-        raise CheckFailure(f"⟨conv(x), y⟩ = {lhs:.10g}, but ⟨x, conv_transpose(y)⟩ = {rhs:.10g} [{call_repr(tcase)}]",
+        raise CheckFailure(f"⟨conv(x), y⟩ = {lhs:.10g}, but ⟨x, conv_transpose(y)⟩ = {rhs:.10g} [{calls}]",
                            hint="conv_transpose must be the adjoint (the gradient) of conv with the same "
                                 "stride/padding/dilation/groups and weight (C_in, C_out/g, *k); "
                                 "a flipped kernel or a swapped channel axis breaks it")
+
+
+def _kw(options: dict) -> str:
+    return "".join(f", {k}={v!r}" for k, v in options.items())
 
 
 def _db_sum(ctx: Context, case: Case):
@@ -356,6 +376,30 @@ def _uniform_conv(ctx: Context, case: Case):
             reduction=prod(ks))
 
 
+@st.composite
+def _shift_cases(draw, ctx):
+    """A max-pool case (padded in half of them) and a constant c below every input value."""
+    cfg = draw(strategies.pool_configs(ctx.capabilities, kind="max", padded=draw(st.booleans())))
+    x = draw(strategies.arrays(cfg["x"], ctx.dtype))
+    c = -float(2 * np.abs(x).max() + 4)
+    return Case("max_pool_forward", (x,), {**cfg["options"]}, notes=f"c = {c:g}: x + c is all negative")
+
+
+def _shift(ctx: Context, case: Case):
+    (x,) = case.inputs
+    c = -float(2 * np.abs(x).max() + 4)
+    base = np.asarray(call_impl(ctx, case)["out"], dtype=np.float64)
+    moved = Case(case.op, ((x + c).astype(x.dtype),), case.options, case.notes)
+    got = call_impl(ctx, moved)["out"]
+    try:
+        compare("out", got, base + c, moved, ctx.dtype, what=f"max_pool(x) + ({c:g}) gives")
+    except CheckFailure as failure:
+        failure.hint = diagnose(ctx, moved, "out", got) or (
+            "max_pool(x + c) must equal max_pool(x) + c: only input cells can be a window's maximum, "
+            "never the padding (pad with −∞, or skip the padded cells)")
+        raise
+
+
 def _ties(ctx: Context, case: Case):
     got = call_impl(ctx, case)
     expected = call_oracle(getattr(ctx.torch, case.op), case)
@@ -372,29 +416,34 @@ def _metamorphic_specs() -> list[CheckSpec]:
     groups_note = " (needs groups)"
     specs = [
         CheckSpec("conv_forward.linear_in_x", "conv_forward", "linear_in_x", ("conv_forward",),
-                  "conv(3·x + x2, w) = 3·conv(x, w) + conv(x2, w) (no bias)", "metamorphic", None, _linearity("x"),
+                  "conv(3·x + x2, w) = 3·conv(x, w) + conv(x2, w) (no bias)", "metamorphic", None, False,
+                  _linearity("x"),
                   _default_strategy("conv_forward")),
         CheckSpec("conv_forward.linear_in_w", "conv_forward", "linear_in_w", ("conv_forward",),
-                  "conv(x, 3·w + w2) = 3·conv(x, w) + conv(x, w2) (no bias)", "metamorphic", None, _linearity("w"),
+                  "conv(x, 3·w + w2) = 3·conv(x, w) + conv(x, w2) (no bias)", "metamorphic", None, False,
+                  _linearity("w"),
                   _default_strategy("conv_forward")),
         CheckSpec("conv_forward.translation_equivariant", "conv_forward", "translation_equivariant",
                   ("conv_forward",), "cropping s input cells along an axis crops one output cell (no padding)",
-                  "metamorphic", None, _translation, _translation_cases),
+                  "metamorphic", None, False, _translation, _translation_cases),
         CheckSpec("conv_forward.delta_kernel_is_identity", "conv_forward", "delta_kernel_is_identity",
                   ("conv_forward",), "a centred delta kernel (same padding) returns x, subsampled by the stride",
-                  "metamorphic", None, _delta, _delta_cases),
+                  "metamorphic", None, False, _delta, _delta_cases),
         CheckSpec("conv_transpose_forward.adjoint_of_conv", "conv_transpose_forward", "adjoint_of_conv",
                   ("conv_forward", "conv_transpose_forward"), "⟨conv(x), y⟩ = ⟨x, conv_transpose(y)⟩",
-                  "metamorphic", ("x", "w", "y"), _adjoint, _adjoint_cases),
+                  "metamorphic", ("x", "w", "y"), False, _adjoint, _adjoint_cases),
         CheckSpec("conv_backward.db_is_sum_of_dout", "conv_backward", "db_is_sum_of_dout", ("conv_backward",),
-                  "db = Σ dout over the batch and the output positions", "metamorphic", None, _db_sum,
+                  "db = Σ dout over the batch and the output positions", "metamorphic", None, True, _db_sum,
                   _default_strategy("conv_backward")),
         CheckSpec("avg_pool_forward.equals_uniform_conv", "avg_pool_forward", "equals_uniform_conv",
                   ("avg_pool_forward", "conv_forward"), "average pooling = depthwise conv with the kernel 1/∏k"
-                  + groups_note, "metamorphic", None, _uniform_conv, _uniform_cases),
+                  + groups_note, "metamorphic", None, False, _uniform_conv, _uniform_cases),
+        CheckSpec("max_pool_forward.shift_commutes", "max_pool_forward", "shift_commutes", ("max_pool_forward",),
+                  "max_pool(x + c) = max_pool(x) + c for a constant c below every input (the padding never wins)",
+                  "metamorphic", None, False, _shift, _shift_cases),
         CheckSpec("max_pool_backward.ties_match_torch", "max_pool_backward", "ties_match_torch",
                   ("max_pool_backward",), "with ties (inputs in {0, 1, 2}) dx goes to the first maximum, as in torch",
-                  "differential", None, _ties,
+                  "differential", None, False, _ties,
                   lambda ctx: strategies.max_pool_tie_cases("max_pool_backward", ctx.capabilities, ctx.dtype)),
     ]
     return specs
@@ -461,11 +510,11 @@ def _arithmetic_specs() -> list[CheckSpec]:
             continue  # no strategy for this op yet
         strat = lambda ctx, op=op: arithmetic.valid_cases(op, ctx.capabilities)  # noqa: E731
         specs.append(CheckSpec(f"{op}.matches_reference", op, "matches_reference", (op,),
-                               f"{op} equals the reference", "differential", None, _arith_against("reference"),
+                               f"{op} equals the reference", "differential", None, False, _arith_against("reference"),
                                strat))
         if op in _TORCH_ARITHMETIC:
             specs.append(CheckSpec(f"{op}.matches_torch", op, "matches_torch", (op,),
-                                   f"{op} equals the shape/count torch produces", "differential", None,
+                                   f"{op} equals the shape/count torch produces", "differential", None, False,
                                    _arith_against("torch"), strat))
         try:
             arithmetic.invalid_cases(op)
@@ -473,7 +522,7 @@ def _arithmetic_specs() -> list[CheckSpec]:
             continue
         specs.append(CheckSpec(f"{op}.rejects_invalid", op, "rejects_invalid", (op,),
                                f"{op} raises ValueError on configurations torch rejects", "differential", None,
-                               _arith_rejects, lambda ctx, op=op: arithmetic.invalid_cases(op)))
+                               False, _arith_rejects, lambda ctx, op=op: arithmetic.invalid_cases(op)))
     return specs
 
 
@@ -491,7 +540,8 @@ def _all_specs() -> list[CheckSpec]:
     for op in ("softmax_cross_entropy", "binary_cross_entropy"):
         specs.append(CheckSpec(f"{op}.matches_central_differences", op, "matches_central_differences", (op,),
                                "⟨dlogits, v⟩ equals the central difference of the loss along v", "gradient", None,
-                               _loss_central_differences, lambda ctx, op=op: strategies.cases(op, dtype="float64")))
+                               False, _loss_central_differences,
+                               lambda ctx, op=op: strategies.cases(op, ctx.capabilities, "float64")))
     specs += _arithmetic_specs()
     return specs
 

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-STATUSES = ("passed", "failed", "error", "not provided", "skipped")
-_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not provided": "MISSING", "skipped": "SKIP"}
+STATUSES = ("passed", "failed", "error", "difference gone", "known difference", "declined", "not provided",
+            "skipped", "excluded")
+#: statuses that fail a run: a failed property, an error, a known difference that is gone (a stale entry)
+FAILING = ("failed", "error", "difference gone")
+_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not provided": "MISSING", "skipped": "SKIP",
+         "known difference": "XFAIL", "difference gone": "XPASS", "declined": "DECLINED", "excluded": "EXCL"}
 
 
 @dataclass
 class CheckResult:
     """One check's outcome. ``counterexample`` (a failure's shrunk case, from ``Case.to_dict()`` plus
-    ``input_names`` and ``call``) and ``hint`` are None when there is nothing to show."""
+    ``input_names`` and ``call``) and ``hint`` are None when there is nothing to show.
+
+    examples      every call of the check (generated cases + shrink steps), kept for old readers;
+    cases         generated cases run (up to and including the first failing one);
+    shrink_steps  calls Hypothesis made after the first failure to shrink it;
+    declined      reason → cases the implementation declined (``Unsupported``), not counted in ``cases``
+                  as checked;
+    replayed_from the check whose shrunk counterexample failed here too (replayed, not shrunk again);
+    environment   ``"Type: text"`` of an exception raised identically for every case;
+    note          e.g. a loosened tolerance and its reason.
+    """
 
     name: str
     op: str
@@ -25,10 +40,30 @@ class CheckResult:
     message: str = ""
     counterexample: dict | None = None
     hint: str | None = None
+    cases: int = 0
+    shrink_steps: int = 0
+    declined: dict = field(default_factory=dict)
+    replayed_from: str | None = None
+    environment: str | None = None
+    note: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status not in ("failed", "error")
+        return self.status not in FAILING
+
+    def counts_text(self) -> str:
+        """What was run, in words: ``50 cases``, ``failed at case 7, 12 shrink steps``, ``... 3 declined``."""
+        if self.replayed_from:
+            text = f"replayed {self.replayed_from}'s counterexample (not shrunk again)"
+        elif self.status in ("failed", "known difference") or (self.status == "error" and self.shrink_steps):
+            text = f"failed at case {self.cases}, {self.shrink_steps} shrink steps"
+        else:
+            text = f"{self.cases} case{'s' if self.cases != 1 else ''}"
+        n = sum(self.declined.values())
+        if n:
+            reasons = ", ".join(f"{reason}" for reason in sorted(self.declined, key=lambda r: -self.declined[r]))
+            text += f", {n} declined: {reasons}"
+        return text
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,34 +134,62 @@ class Report:
             raise VerificationError(self.to_text(verbose=False))
         return self
 
+    def declined(self) -> dict:
+        """check name → {reason: count} of the checks where the implementation declined cases."""
+        return {r.name: r.declined for r in self.results if r.declined}
+
     def summary(self) -> str:
         c = self.counts()
-        return ", ".join(f"{n} {s}" for s, n in c.items() if n) or "no checks"
+        text = ", ".join(f"{n} {s}" for s, n in c.items() if n) or "no checks"
+        declined = sum(sum(r.declined.values()) for r in self.results)
+        if declined:
+            reasons = Counter()
+            for r in self.results:
+                reasons.update(r.declined)
+            text += f"; {declined} cases declined: " + ", ".join(f"{reason} ({n})"
+                                                                 for reason, n in reasons.most_common())
+        return text
 
     def to_text(self, verbose: bool = True) -> str:
         head = (f"convcheck verify {self.impl} — device {self.device}, {self.dtype}, layout {self.layout}, "
-                f"≤{self.max_examples} examples per check, seed {self.seed}")
+                f"up to {self.max_examples} generated cases per check, seed {self.seed}")
         lines = [head]
         if verbose:
             width = max((len(r.name) for r in self.results), default=10)
-            missing_ops = []
+            missing_ops, env_seen = [], set()
             for r in self.results:
                 if r.status == "not provided":
                     missing_ops += [] if r.op in missing_ops else [r.op]
                     continue
-                extra = f"{r.examples:5d} examples {r.seconds:6.2f} s" if r.status in ("passed", "failed") else ""
+                ran = r.status in ("passed", "failed", "known difference", "difference gone")
+                extra = f"{r.seconds:6.2f} s  {r.counts_text()}" if ran else ""
+                if r.environment:
+                    extra = f"environment error{' (the same)' if r.environment in env_seen else ''}: {r.environment}"
+                    env_seen.add(r.environment)
                 extra = extra or r.message
+                if r.note:
+                    extra += f"  [{r.note}]"
                 lines.append(f"  {_MARK[r.status]:<7} {r.name:<{width}}  {extra}".rstrip())
             if missing_ops:
                 n = self.counts()["not provided"]
                 lines.append(f"  {_MARK['not provided']:<7} {n} checks of ops not provided: {', '.join(missing_ops)}")
+        shown_env: dict = {}
         for r in self.failures():
+            if r.environment and r.environment in shown_env:
+                shown_env[r.environment].append(r.name)
+                continue
+            if r.environment:
+                shown_env[r.environment] = []
             lines += ["", f"{_MARK[r.status]} {r.name}", f"  {r.message}"]
             if r.hint:
                 lines.append(f"  hint: {r.hint}")
             if r.counterexample:
-                lines.append(f"  shrunk counterexample (after {r.examples} examples):")
+                lines.append(f"  shrunk counterexample ({r.counts_text()}):")
                 lines += ["    " + line for line in r.counterexample_text().splitlines()]
+        for env, names in shown_env.items():
+            if names:
+                lines += ["", f"ERROR   the same environment error ({env}) in {len(names)} more checks: "
+                              + ", ".join(names)]
         lines += ["", self.summary()]
         return "\n".join(lines)
 

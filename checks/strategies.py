@@ -8,6 +8,8 @@ dilated kernel), never by filtering random draws. What is generated stays inside
 Arrays hold distinct small integers (exact in float64, never constant, so a flipped or transposed
 kernel cannot hide behind symmetric data). Max-pool inputs are therefore tie-free (ties are drawn
 only by :func:`max_pool_tie_cases`); ReLU/leaky-ReLU inputs are odd integers, off the kink at 0.
+A third of the max-pool cases are padded windows over all-negative inputs: there the padding must
+lose to every input cell, so a library padding with 0 instead of −∞ is caught at once.
 """
 
 from __future__ import annotations
@@ -90,13 +92,15 @@ def _spatial_size(draw, lo_span: int, stride: int, caps: Capabilities, extra_max
 
 @st.composite
 def conv_configs(draw, caps: Capabilities = Capabilities(), *, transpose: bool = False, padding: str | None = None,
-                 stride_one: bool = False, min_extra: int = 0, max_ndim: int = 3):
+                 stride_one: bool = False, min_extra: int = 0, max_ndim: int = 3, same_n: bool = False):
     """The geometry of one (transposed) convolution: a dict with N, C, F, groups, x/w/b shapes, options.
 
     ``padding`` forces a padding kind ('zero' for none, 'int', 'pairs', 'same', 'valid', 'full');
     ``min_extra`` makes each input at least that many strides longer than the padded kernel needs
     (room for a translation); ``stride_one`` forces stride 1. 'same' always comes with stride 1, as
-    torch requires.
+    torch requires. ``same_n`` gives every spatial dim the same length when the other arguments are
+    one int for all dims (then anything derived per dim, like an adjoint's output_padding, is too).
+    ``output_padding`` follows ``caps.output_padding``.
     """
     ndim = draw(_ndim(caps, max_ndim))
     if caps.groups and draw(st.booleans()):
@@ -140,7 +144,8 @@ def conv_configs(draw, caps: Capabilities = Capabilities(), *, transpose: bool =
                 pb, pa = (k_eff - 1) // 2, k_eff - 1 - (k_eff - 1) // 2
             else:
                 pb = pa = 0
-            op = draw(st.integers(0, max(s, d) - 1)) if transpose and caps.extra.get("output_padding", True) else 0
+            op_max = {True: max(s, d), "below_stride": s, False: 1}[caps.output_padding] - 1
+            op = draw(st.integers(0, op_max)) if transpose and op_max > 0 else 0
             first = (k, d, s, pb, pa, op)
         dims.append((k, d, s, pb, pa, op))
 
@@ -152,7 +157,7 @@ def conv_configs(draw, caps: Capabilities = Capabilities(), *, transpose: bool =
             n = lo + draw(st.integers(0, 2))
         else:
             n = _spatial_size(draw, k_eff - pb - pa + min_extra * s, s, caps)
-        if not per_dim and ns and not transpose and not caps.exact_division and draw(st.booleans()):
+        if not per_dim and ns and not transpose and (same_n or (not caps.exact_division and draw(st.booleans()))):
             n = ns[0]  # square inputs are common; keep them likely
         ns.append(n)
 
@@ -203,9 +208,12 @@ def _conv_cases(draw, op: str, caps: Capabilities, dtype: str, **config_kw):
 # --- pooling ---------------------------------------------------------------------------------------------
 
 @st.composite
-def pool_configs(draw, caps: Capabilities = Capabilities(), *, kind: str = "max", max_ndim: int = 3):
+def pool_configs(draw, caps: Capabilities = Capabilities(), *, kind: str = "max", max_ndim: int = 3,
+                 padded: bool = False):
     """The geometry of one max/avg pooling: kernel, stride (None = kernel, or > kernel), padding ≤ k//2
-    (when allowed), dilation (max only), ceil_mode; then an input at least the padded window."""
+    (when allowed), dilation (max only), ceil_mode; then an input at least the padded window.
+    ``padded``: kernels of 2 or more and padding ≥ 1 in every dim (when ``caps.pool_padding``)."""
+    padded = padded and caps.pool_padding
     ndim = draw(_ndim(caps, max_ndim))
     n_batch, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     per_dim = draw(_per_dim_flag(caps, ndim))
@@ -213,10 +221,10 @@ def pool_configs(draw, caps: Capabilities = Capabilities(), *, kind: str = "max"
     dims, first = [], None
     for _ in range(ndim):
         if first is None or per_dim:
-            k = draw(st.integers(1, 3))
+            k = draw(st.integers(2 if padded else 1, 3))
             d = draw(st.integers(1, 2)) if (kind == "max" and caps.dilation) else 1
             s = k if stride_default else draw(st.integers(1, 3))
-            p = draw(st.integers(0, k // 2)) if caps.pool_padding else 0
+            p = draw(st.integers(1 if padded else 0, k // 2)) if caps.pool_padding else 0
             first = (k, d, s, p)
         dims.append(first)
     ceil_mode = caps.ceil_mode and draw(st.booleans())
@@ -243,9 +251,9 @@ def pool_configs(draw, caps: Capabilities = Capabilities(), *, kind: str = "max"
     if ceil_mode:
         options["ceil_mode"] = True
     if kind == "avg":
-        if any(ps) and draw(st.booleans()):
+        if any(ps) and caps.count_include_pad and draw(st.booleans()):
             options["count_include_pad"] = False
-        if caps.extra.get("divisor_override", True) and draw(st.integers(0, 3)) == 0:
+        if caps.divisor_override and draw(st.integers(0, 3)) == 0:
             options["divisor_override"] = draw(st.integers(1, 4))
     out = shapes.pool_output_size(tuple(ns), ks, ss, ps, ds, ceil_mode)
     return dict(ndim=ndim, x=(n_batch, c, *ns), out=(n_batch, c, *out), options=options)
@@ -259,9 +267,14 @@ def _every_window_sees_input(n, k, s, p, d, ceil_mode) -> bool:
 @st.composite
 def _pool_cases(draw, op: str, caps: Capabilities, dtype: str, ties: bool = False):
     kind = "max" if op.startswith("max") else "avg"
-    cfg = draw(pool_configs(caps, kind=kind))
+    # max-pool: a third of the cases pad all-negative inputs (the padding must never win)
+    negative = kind == "max" and not ties and caps.pool_padding and draw(st.integers(0, 2)) == 0
+    cfg = draw(pool_configs(caps, kind=kind, padded=negative))
     x = draw(tie_arrays(cfg["x"], dtype) if ties else arrays(cfg["x"], dtype))
     note = "ties in every window" if ties else ("tie-free" if kind == "max" else "")
+    if negative:
+        x = (x - x.max() - 1).astype(dtype)
+        note = "tie-free, all negative, padded: the padding (−∞) must lose to every input cell"
     if op.endswith("_backward"):
         return Case(op, (draw(arrays(cfg["out"], dtype)), x), cfg["options"], notes=note)
     return Case(op, (x,), cfg["options"], notes=note)
@@ -361,7 +374,8 @@ def _loss_cases(draw, op: str, caps: Capabilities, dtype: str):
         labels = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
         return Case(op, (logits, labels), {})
     logits = draw(arrays((n, c), dtype, scale=0.25))
-    targets = np.array(draw(st.lists(st.sampled_from([0.0, 1.0, 0.25, 0.75]), min_size=n * c, max_size=n * c)),
+    values = [0.0, 1.0, 0.25, 0.75] if caps.soft_targets else [0.0, 1.0]
+    targets = np.array(draw(st.lists(st.sampled_from(values), min_size=n * c, max_size=n * c)),
                        dtype=dtype).reshape(n, c)
     return Case(op, (logits, targets), {})
 

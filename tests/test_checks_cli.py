@@ -41,3 +41,39 @@ def test_verify_bad_module_and_bad_op(capsys):
     assert "cannot load" in capsys.readouterr().err
     assert main(["verify", "convcheck.checks.adapters.reference", "--ops", "conv_fwd"]) == 2
     assert "unknown op" in capsys.readouterr().err
+
+
+def test_verify_signatures_prints_every_op_and_its_return_convention(capsys):
+    from convcheck.checks.ops import OPS
+
+    assert main(["verify", "--signatures"]) == 0
+    out = capsys.readouterr().out
+    for name in OPS:
+        assert f"\n{name}(" in "\n" + out, name
+    assert "conv_backward(dout, x, w, b=None, stride=1, padding=0, dilation=1, groups=1)\n    -> (dx, dw, db)" in out
+    assert "(loss, dlogits)" in out and "KEPT as 1s" in out and "(in, out)" in out
+    assert main(["verify", "--signatures", "--ops", "dense_forward"]) == 0
+    assert capsys.readouterr().out.count("\n") == 2
+
+
+def test_verify_exclude_and_a_file_path(capsys, tmp_path):
+    adapter = tmp_path / "relu_only.py"
+    adapter.write_text("from convcheck.checks.adapters.reference import relu_forward, relu_backward\n")
+    rc = main(["verify", str(adapter), "--examples", "3", "--exclude", "relu_backward.*central*", "relu_forward"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "EXCL    relu_backward.matches_central_differences" in out and "EXCL    relu_forward.matches_torch" in out
+    assert "PASS    relu_backward.matches_torch" in out and "2 passed" in out and "3 excluded" in out
+
+
+def test_the_convcheck_entry_point_finds_a_module_in_the_current_folder(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "my_ops.py").write_text("from convcheck.checks.adapters.reference import relu_forward\n")
+    script = Path(sys.executable).parent / "convcheck"
+    proc = subprocess.run([str(script), "verify", "my_ops", "--examples", "3"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PASS    relu_forward.matches_reference" in proc.stdout

@@ -5,6 +5,7 @@ skipping what a partial adapter lacks; inert and cheap without an implementation
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_spread_max_pool_gradient_fails_exactly_the_max_pool_backward_items(pyte
     assert _failed_ids(result) == {f"convcheck[max_pool_backward.{p}]" for p in (
         "matches_reference", "matches_torch", "matches_central_differences", "ties_match_torch")}
     assert "spread evenly over the window" in result.stdout.str()
-    assert result.parseoutcomes()["passed"] == 2  # max_pool_forward.matches_reference / matches_torch
+    assert result.parseoutcomes()["passed"] == 3  # max_pool_forward.matches_reference / matches_torch / shift_commutes
 
 
 def test_transposed_kernel_fails_conv_forward_differentials(pytester):
@@ -146,3 +147,73 @@ def test_xdist_runs_the_items_on_two_workers(pytester):
                                            f"--convcheck-impl={ADAPTERS}.reference", "--convcheck-examples=3",
                                            "-k", "conv_forward")
     result.assert_outcomes(passed=len(list_checks("conv_forward")))
+
+
+# --- issue 11: known differences, exclusions, declined cases, file paths, entry points -----------------------
+
+FAKES = Path(__file__).parent / "fakelibs"
+
+
+def test_known_differences_are_strict_xfails_with_their_reason(pytester):
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:tie_splitting", "--convcheck-examples=20",
+                  "-k", "max_pool_backward", "-rxX")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("xfailed") == 1 and outcomes.get("passed") == 3 and "failed" not in outcomes
+    assert "splits the gradient among tied maxima" in result.stdout.str()
+
+
+def test_a_known_difference_that_passes_fails_as_a_strict_xpass(pytester):
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:stale_difference", "--convcheck-examples=10",
+                  "-k", "ties_match_torch", "-rX")
+    assert result.parseoutcomes().get("failed") == 1
+    assert "XPASS(strict)" in result.stdout.str() and "it is gone" in result.stdout.str()
+
+
+def test_exclude_deselects_items(pytester):
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:tie_splitting_undeclared",
+                  "--convcheck-examples=5", "-k", "max_pool and not global",
+                  "--convcheck-exclude=max_pool_backward.ties_*",
+                  "--convcheck-exclude=max_pool_forward.shift*,*central*")
+    outcomes = result.parseoutcomes()
+    assert "failed" not in outcomes and outcomes["passed"] == 4
+    assert outcomes["deselected"] == N_CHECKS - 4
+
+
+def test_an_all_declined_check_is_skipped_with_the_reason(pytester):
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:declining_all", "--convcheck-examples=5",
+                  "-k", "max_pool_forward and not global", "-rs")
+    outcomes = result.parseoutcomes()
+    assert outcomes["skipped"] == 3 and "passed" not in outcomes
+    assert "every case was declined" in result.stdout.str() and "GPU build" in result.stdout.str()
+
+
+def test_one_shrink_and_one_environment_error_across_items(pytester):
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:zero_padded",
+                  "-k", "max_pool_forward and not global")
+    out = result.stdout.str()
+    assert result.parseoutcomes()["failed"] == 3
+    assert "replayed max_pool_forward.matches_reference's counterexample (not shrunk again)" in out
+    assert "padded with 0 instead of −∞" in out
+    env = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:missing_backend",
+               "-k", "max_pool_forward and not global")
+    assert env.stdout.str().count("the same as in convcheck") == 0  # names checks, not node ids
+    assert env.stdout.str().count("environment error, the same as in max_pool_forward.matches_reference") == 2
+
+
+ADAPTER_IN_ITS_FOLDER = '''
+from convcheck.checks.adapters.reference import relu_forward, relu_backward
+'''
+
+
+@pytest.mark.parametrize("how", ["module", "file"])
+def test_the_pytest_entry_point_finds_an_adapter_in_the_current_folder(tmp_path, how):
+    """``pytest --convcheck-impl=my_adapter`` from the adapter's folder (the ``pytest`` script, whose
+    sys.path does not start with the current folder) used to fail with No module named 'my_adapter'."""
+    (tmp_path / "my_adapter.py").write_text(ADAPTER_IN_ITS_FOLDER)
+    impl = "my_adapter" if how == "module" else str(tmp_path / "my_adapter.py")
+    pytest_script = Path(sys.executable).parent / "pytest"
+    proc = subprocess.run([str(pytest_script), "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+                           f"--convcheck-impl={impl}", "--convcheck-only", "--convcheck-examples=3", "-k", "relu"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "5 passed" in proc.stdout

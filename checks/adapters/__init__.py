@@ -4,6 +4,7 @@
   the suite must pass on;
 - ``reference``: convcheck's NumPy reference itself;
 - ``example_nhwc``: a worked example of adapting a library with other signatures and NHWC layout;
+- ``example_vjp``: a worked example for a library whose backward is its own autograd (forward + vjp);
 - ``broken``: deliberately broken mutants of the reference, for demos and for testing the suite.
 
 Modules here are imported by name (``--convcheck-impl=convcheck.checks.adapters.torch``), never

@@ -13,8 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "on MODULE, whose functions have the names and signatures of convcheck.reference "
                     "(conv_forward, conv_backward, max_pool_forward, ...). Missing ops are reported 'not provided'.")
     p.add_argument("module", metavar="MODULE", nargs="?",
-                   help="importable module (or module:attribute), e.g. convcheck.checks.adapters.torch "
-                        "(not needed with --list)")
+                   help="importable module (or module:attribute), also from the current folder, or a file "
+                        "path/to/ops.py, e.g. convcheck.checks.adapters.torch "
+                        "(not needed with --list or --signatures)")
     p.add_argument("--ops", nargs="+", metavar="OP", help="only these ops (default: all)")
     p.add_argument("--checks", nargs="+", metavar="CHECK", help="only these checks, e.g. conv_forward.matches_torch")
     p.add_argument("--device", default="cpu", help="torch device of the torch oracle (cpu, cuda)")
@@ -22,31 +23,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="Hypothesis seed (0)")
     p.add_argument("--dtype", default="float64", help="dtype of the generated arrays (float64)")
     p.add_argument("--layout", choices=("NCHW", "NHWC"), default=None, help="layout of the implementation")
+    p.add_argument("--exclude", nargs="+", metavar="PATTERN", default=[],
+                   help="do not run checks whose name or op matches PATTERN (fnmatch), e.g. 'max_pool_backward.ties_*'")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--list", action="store_true", help="list the checks (of --ops) and exit")
+    p.add_argument("--signatures", action="store_true",
+                   help="print every op's exact signature and return convention (what an adapter exposes) and exit")
     p.set_defaults(func=run)
 
 
 def _load(name: str):
-    import importlib
+    from convcheck.checks.loading import load_impl
 
-    module_name, _, attr = name.partition(":")
-    obj = importlib.import_module(module_name)
-    for part in filter(None, attr.split(".")):
-        obj = getattr(obj, part)
-    return obj
+    return load_impl(name)
 
 
 def run(args: argparse.Namespace) -> int:
     from convcheck.checks import Capabilities, list_checks, verify
 
+    if args.signatures:
+        from convcheck.checks.signatures import signatures
+
+        ops = set(args.ops or ())
+        for line in signatures():
+            if not ops or line.split("(", 1)[0] in ops:
+                print(line)
+        return 0
     if args.list:
         for spec in list_checks(args.ops):
             print(f"{spec.name:<50} {spec.kind:<12} {spec.description}")
         return 0
     if not args.module:
-        print("convcheck verify: name the implementation to verify, e.g. convcheck verify mylib.ops "
-              "(or --list to see the checks)", file=sys.stderr)
+        print("convcheck verify: name the implementation (MODULE), or use --list / --signatures", file=sys.stderr)
         return 2
     try:
         impl = _load(args.module)
@@ -63,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         report = verify(impl, args.ops, checks=args.checks, max_examples=args.examples, seed=args.seed,
-                        device=args.device, dtype=args.dtype, capabilities=caps, on_result=progress)
+                        device=args.device, dtype=args.dtype, capabilities=caps, on_result=progress,
+                        exclude=args.exclude)
     except ValueError as exc:
         print(f"convcheck verify: {exc}", file=sys.stderr)
         return 2
