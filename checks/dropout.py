@@ -12,6 +12,8 @@ The kept-fraction check is statistical: with K kept of n units, it fails when
 ``|K/n − p| > Z·√(p(1 − p)/n)`` with Z = 6 — a correct implementation fails it with probability
 below 2·10⁻⁹ (normal tail of the binomial), while p read as the drop probability (K/n ≈ 1 − p)
 fails it whenever |1 − 2p| > 12·√(p(1 − p)/n): for n = 10 000 any p outside (0.47, 0.53).
+At p = 0.5 the two meanings of p give the same distribution and the same scale 1/p = 1/(1 − p):
+a grader that wants to tell them apart must use some p ≠ 0.5 (0.25, 0.75, 0.9).
 """
 
 from __future__ import annotations

@@ -198,8 +198,8 @@ def spatial_batchnorm_forward(x, gamma, beta, eps=1e-5):
 
     Shape: x ``(N, C, H, W)``, γ, β ``(C,)``; out like x. Equal to ``F.batch_norm`` on the 4-D x ([torch]).
     """
-    rows = _pixels(x)
-    return _unpixels(batchnorm_forward(rows, gamma, beta, eps=_eps(eps)), x.shape)
+    x = as_float_array(x, "x")
+    return _unpixels(batchnorm_forward(_pixels(x), gamma, beta, eps=_eps(eps)), x.shape)
 
 
 def spatial_batchnorm_backward(dout, x, gamma, beta, eps=1e-5):
@@ -207,8 +207,8 @@ def spatial_batchnorm_backward(dout, x, gamma, beta, eps=1e-5):
     the pixel matrices, ``dx = (γ/√(σ² + ε)) · (dout − mean(dout) − x̂ · mean(dout · x̂))``,
     ``dγ = Σ dout · x̂``, ``dβ = Σ dout``, sums and means over (N, H, W); dx reshaped back.
     """
-    rows = _pixels(x)
     x = as_float_array(x, "x")
+    rows = _pixels(x)
     dout = _check_dout(dout, x.shape, "spatial_batchnorm_forward")
     dx, dgamma, dbeta = batchnorm_backward(_pixels(dout, "dout"), rows, gamma, beta, eps=_eps(eps))
     return _unpixels(dx, x.shape), dgamma, dbeta
