@@ -38,10 +38,9 @@ def _doc(fspec: FunctionSpec, docs: dict, spec: Assignment) -> dict:
     """The texts of one function, with a generic fallback for a function the templates don't know."""
     if fspec.name in docs:
         return docs[fspec.name]
-    if spec.convention == "cs231n":
-        is_backward = bool(fspec.forward)
-        signature = f"{fspec.name}(dout, cache)" if is_backward else f"{fspec.name}(x, param)"
-        returns = "gradients of the forward's inputs" if is_backward else "(out, cache)"
+    if spec.convention == "declared":   # the signature the spec declares
+        signature = f"{fspec.name}({', '.join(a.split('=')[0] for a in fspec.args)})"
+        returns = fspec.returns[0] if len(fspec.returns) == 1 else f"({', '.join(fspec.returns)})"
     else:
         import inspect
 

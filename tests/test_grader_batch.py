@@ -22,7 +22,7 @@ SOLUTION = ROOT / "solutions" / "layers_solution.py"
 RELU_ONLY = """
 [assignment]
 name = "relu"
-convention = "cs231n"
+convention = "declared"
 
 [contract]
 preset = "CS231N"

@@ -51,7 +51,7 @@ def test_a_spec_path_loads_like_a_name(tmp_path):
     ({"assignment": {"name": "x", "convention": "reference"},
       "functions": [{"name": "f", "op": "conv_params", "checks": [{"check": "grader.nope", "points": 1}]}]},
      "unknown grader check"),
-    ({"assignment": {"name": "x", "convention": "cs231n"},
+    ({"assignment": {"name": "x", "convention": "declared"},
       "functions": [{"name": "b", "op": "relu_backward", "forward": "a",
                      "checks": [{"check": "relu_backward.matches_torch", "points": 1}]}]},
      "forward='a' is not one of the spec's functions"),

@@ -123,12 +123,10 @@ def param_value(expr: str, options: dict):
 
 def param_dict(fspec: FunctionSpec, options: dict, op: str) -> dict | None:
     """The cs231n param dict of one call, after checking no unmapped option differs from its default."""
-    if not fspec.params:
-        used = set()
-        params = None
-    else:
-        params = {key: param_value(expr, options) for key, expr in fspec.params.items()}
-        used = {alt.strip().partition(".")[0] for expr in fspec.params.values() for alt in expr.split("|")}
+    exprs = list((fspec.params or {}).values()) + [a.split("=", 1)[1] for a in fspec.args if "=" in a]
+    params = {key: param_value(expr, options) for key, expr in (fspec.params or {}).items()
+              if not expr.endswith("?") and expr.partition(".")[0].partition("|")[0] in options} or None
+    used = {alt.strip().rstrip("?").partition(".")[0] for expr in exprs for alt in expr.split("|")}
     defaults = _defaults(op)
     for name, value in options.items():
         if name in used:
@@ -207,7 +205,7 @@ class Breaker:
             raise self.tripped[name]
         return self.call_result(runner, name, *args, keep=keep).value
 
-    def call_result(self, runner: Runner, name: str, *args, keep=()):
+    def call_result(self, runner: Runner, name: str, *args, keep=(), return_args=()):
         """The sandbox's whole CallResult (value, mutated, output, seconds)."""
         if name in self.tripped:
             raise self.tripped[name]
@@ -224,7 +222,10 @@ class Breaker:
                 runner.call_timeout = limit
         t0 = self.clock()
         try:
-            result = runner.call(name, *args, keep=list(keep)) if keep else runner.call(name, *args)
+            extra = {"keep": list(keep)} if keep else {}
+            if return_args:
+                extra["return_args"] = list(return_args)
+            result = runner.call(name, *args, **extra)
         except Exception as exc:
             if limit is not None and type(exc).__name__ == "CallTimeout":
                 raise self._budget_error() from None   # cut by the budget, not by the call limit
@@ -256,21 +257,125 @@ def _is_fatal(exc: BaseException) -> bool:
     return bool(names & {"CallTimeout", "WorkerCrashed", "MemoryLimit"})
 
 
-def _pair(result, fname: str):
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
+LAYOUT_TO = {  # reference layout -> the declared one
+    "NHWC": lambda a: a.transpose(0, *range(2, a.ndim), 1),
+    "HWCF": lambda a: a.transpose(*range(2, a.ndim), 1, 0),
+    "111F": lambda a: a.reshape((1,) * 3 + (-1,)),
+    "1C11": lambda a: a.reshape(1, -1, 1, 1),
+}
+LAYOUT_FROM = {  # the declared layout -> the reference's; applied to received values only when they fit
+    "NHWC": lambda a: a.transpose(0, a.ndim - 1, *range(1, a.ndim - 1)),
+    "HWCF": lambda a: a.transpose(a.ndim - 1, a.ndim - 2, *range(0, a.ndim - 2)),
+    "111F": lambda a: a.reshape(-1) if a.ndim == 4 and a.shape[:3] == (1, 1, 1) else a,
+    "1C11": lambda a: a.reshape(-1) if a.ndim == 4 and a.shape[0] == a.shape[2] == a.shape[3] == 1 else a,
+}
+
+
+def to_layout(value, layout: str | None):
+    """An array of the reference's layout in the declared one (``layouts`` of the spec)."""
+    if layout not in LAYOUT_TO or not isinstance(value, np.ndarray):
+        return value
+    return np.ascontiguousarray(LAYOUT_TO[layout](value))
+
+
+def from_layout(value, layout: str | None):
+    """A received array back in the reference's layout (hostile data: an array of another rank is left
+    as it is, and the comparison then reports its shape)."""
+    if layout not in LAYOUT_FROM or not isinstance(value, np.ndarray) or value.dtype == object:
+        return value
+    if layout in ("NHWC", "HWCF") and value.ndim < 3:
+        return value
+    return LAYOUT_FROM[layout](value)
+
+
+def _source_of(output: str, fspec: FunctionSpec) -> str | None:
+    """The input whose layout an output has: ``dw`` → ``w``, ``out`` → ``x``."""
+    if output.startswith("d") and output[1:] in fspec.layouts:
+        return output[1:]
+    return "x" if output in ("out", "dx") else None
+
+
+_MISSING = object()
+
+
+def _dict_value(expr: str, values: dict):
+    """A param dict entry: ``"expr?"`` is left out of the dict when its option is absent or None."""
+    optional = expr.endswith("?")
+    expr = expr.rstrip("?")
+    name = expr.strip().partition(".")[0].partition("|")[0]
+    if optional and values.get(name) is None:
+        return _MISSING
+    value = param_value(expr, values)
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def student_args(fspec: FunctionSpec, values: dict) -> list:
+    """The student's positional arguments for one call, built from ``values`` (inputs, options, cache)."""
+    args = []
+    for entry in fspec.args:
+        if entry in fspec.dicts:
+            d = {}
+            for key, expr in fspec.dicts[entry].items():
+                v = _dict_value(expr, values)
+                if v is not _MISSING:
+                    d[key] = to_layout(v, fspec.layouts.get(expr.rstrip("?")))
+            args.append(d)
+        elif "=" in entry:
+            args.append(param_value(entry.split("=", 1)[1], values))
+        elif entry in values:
+            args.append(to_layout(values[entry], fspec.layouts.get(entry)))
+        else:
+            raise OptionNotExpressible(f"{fspec.name}'s argument {entry!r} has no value in this case")
+    return args
+
+
+def named_returns(result, fspec: FunctionSpec) -> dict:
+    """``{name: value}`` of what the function returned, by the spec's ``returns`` (layouts undone)."""
+    names = fspec.returns
+    if len(names) == 1:
+        result = (result,)
+    elif not isinstance(result, (tuple, list)) or len(result) != len(names):
         kind = type(result).__name__
-        raise ConventionError(f"{fname} must return (out, cache), but returned {kind}"
+        raise ConventionError(f"{fspec.name} must return ({', '.join(names)}), but returned {kind}"
                               + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
-    return result
+    return {n: (v if n == "cache" else from_layout(v, fspec.layouts.get(_source_of(n, fspec) or "")))
+            for n, v in zip(names, result)}
 
 
-def cs231n_forward(runner: Runner, breaker: Breaker, fspec: FunctionSpec, op: str, args, kwargs, keep_cache: bool):
-    """Call the student's forward for one reference call; returns (out, cache_or_handle)."""
+def call_declared(runner: Runner, breaker: "Breaker", fspec: FunctionSpec, values: dict, *,
+                  keep_cache: bool = True, dicts_after: bool = False):
+    """Call the student's function with the declared arguments; ``(named returns, dicts after the call)``.
+
+    The cache (``returns`` entry ``"cache"``) stays in the worker as a Handle. ``dicts_after``: the
+    param dicts' values after the call (the worker sends them back; they are the submission's data)."""
+    args = student_args(fspec, values)
+    keep = (fspec.returns.index("cache"),) if keep_cache and "cache" in fspec.returns else ()
+    dict_idx = [i for i, a in enumerate(fspec.args) if a in fspec.dicts] if dicts_after else []
+    if dict_idx:
+        result = breaker.call_result(runner, fspec.name, *args, keep=keep, return_args=dict_idx)
+        after = getattr(result, "args_after", None) or [None] * len(dict_idx)
+        named = named_returns(result.value, fspec)
+        return named, {fspec.args[i]: a for i, a in zip(dict_idx, after)}
+    return named_returns(breaker.call(runner, fspec.name, *args, keep=keep), fspec), {}
+
+
+def case_values(op: str, args, kwargs) -> dict:
+    """Inputs by name and options (defaults applied) of one reference call."""
     inputs, options = bind(op, args, kwargs)
-    params = param_dict(fspec, options, op)
-    call_args = list(inputs) + ([params] if params is not None else [])
-    result = breaker.call(runner, fspec.name, *call_args, keep=(1,) if keep_cache else ())
-    return _pair(result, fspec.name)
+    return {**dict(zip(_op_inputs(op), inputs)), **options}
+
+
+def declared_forward(runner: Runner, breaker: Breaker, fspec: FunctionSpec, op: str, args, kwargs, keep_cache: bool):
+    """Call the student's forward for one reference call; returns (out, cache_or_handle)."""
+    _inputs, options = bind(op, args, kwargs)
+    param_dict(fspec, options, op)
+    named, _ = call_declared(runner, breaker, fspec, case_values(op, args, kwargs), keep_cache=keep_cache)
+    outputs = [n for n in fspec.returns if n != "cache"]
+    out = named[outputs[0]] if len(outputs) == 1 else tuple(named[n] for n in outputs)
+    return out, named.get("cache")
+
+
+cs231n_forward = declared_forward   # the name the grader's checks used before conventions were declared
 
 
 def adapt(assignment: Assignment, runner: Runner, breaker: Breaker | None = None) -> dict[str, Callable]:
@@ -282,9 +387,9 @@ def adapt(assignment: Assignment, runner: Runner, breaker: Breaker | None = None
     impl = {}
     for f in assignment.functions:
         if f.forward:
-            impl[f.op] = _cs231n_backward(runner, breaker, f, by_name[f.forward])
+            impl[f.op] = _declared_backward(runner, breaker, f, by_name[f.forward])
         else:
-            impl[f.op] = _cs231n_forward_op(runner, breaker, f)
+            impl[f.op] = _declared_forward_op(runner, breaker, f)
     return impl
 
 
@@ -320,25 +425,25 @@ def _discard(state: "Breaker", fname: str, op: str, args, kwargs):
     return ref.OPS[op](*args, **kwargs)
 
 
-def _cs231n_forward_op(runner, breaker, fspec):
+def _declared_forward_op(runner, breaker, fspec):
     def forward(*args, **kwargs):
         try:
             inputs, options = bind(fspec.op, args, kwargs)
             param_dict(fspec, options, fspec.op)
         except OptionNotExpressible:
             return _discard(breaker, fspec.name, fspec.op, args, kwargs)
-        out, _cache = cs231n_forward(runner, breaker, fspec, fspec.op, args, kwargs, keep_cache=True)
+        out, _cache = declared_forward(runner, breaker, fspec, fspec.op, args, kwargs, keep_cache=True)
         breaker.graded[fspec.name] = breaker.graded.get(fspec.name, 0) + 1
         return out
     forward.__name__ = fspec.name
     return forward
 
 
-def _cs231n_backward(runner, breaker, fspec, fwd):
+def _declared_backward(runner, breaker, fspec, fwd):
     def backward(*args, **kwargs):
         dout, *fwd_args = args
         try:
-            _out, cache = cs231n_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), kwargs, keep_cache=True)
+            _out, cache = declared_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), kwargs, keep_cache=True)
         except OptionNotExpressible:
             return _discard(breaker, fspec.name, fspec.op, args, kwargs)
         except (BudgetSpent, ForwardFailed):
@@ -350,17 +455,20 @@ def _cs231n_backward(runner, breaker, fspec, fwd):
             # the inputs its backward gets wrong hide that backward's bug).
             raise ForwardFailed(f"{fwd.name} raised {_describe(exc)} when called to make the cache for "
                                 f"{fspec.name}, so {fspec.name} could not be graded on this example") from None
-        grads = breaker.call(runner, fspec.name, dout, cache)
+        grads = backward_with_cache(runner, breaker, fspec, dout, cache)
         breaker.graded[fspec.name] = breaker.graded.get(fspec.name, 0) + 1
-        return tuple(grads) if isinstance(grads, list) else grads
+        return grads
     backward.__name__ = fspec.name
     return backward
 
 
 def backward_with_cache(runner, breaker, fspec: FunctionSpec, dout, cache):
-    """The student's backward on a given cache (a Handle), for the stale-cache check."""
-    grads = breaker.call(runner, fspec.name, dout, cache)
-    return tuple(grads) if isinstance(grads, list) else grads
+    """The student's backward on a given cache (a Handle), its gradients in the spec's ``returns`` order
+    (``dout`` in the layout of the forward's ``out``)."""
+    dout = to_layout(dout, fspec.layouts.get("dout", fspec.layouts.get("x")))
+    named, _ = call_declared(runner, breaker, fspec, {"dout": dout, "cache": cache}, keep_cache=False)
+    grads = tuple(named[n] for n in fspec.returns if n != "cache")
+    return grads[0] if len(grads) == 1 else grads
 
 
 

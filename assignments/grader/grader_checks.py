@@ -164,9 +164,9 @@ def no_input_mutation(assignment: Assignment, fspec: FunctionSpec, runner, break
 
     def prop(case):
         call = case.call_signature()
-        inputs, options = conventions.bind(fspec.op, case.inputs, case.options)
-        params = conventions.param_dict(fspec, options, fspec.op)
-        args = list(inputs) + ([params] if params is not None else [])
+        _inputs, options = conventions.bind(fspec.op, case.inputs, case.options)
+        conventions.param_dict(fspec, options, fspec.op)
+        args = conventions.student_args(fspec, conventions.case_values(fspec.op, case.inputs, case.options))
         try:
             mutated = conventions.mutated_arguments(runner, breaker, fspec.name, args)
         except Exception:

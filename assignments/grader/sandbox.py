@@ -33,6 +33,10 @@ API
   elements stay in the worker and come back as ``Handle`` (the cs231n ``cache``); pass the handle to a
   later call. A handle dropped by the grader is freed in the worker at the next call. ``mutated``
   names the array arguments the call modified in place (``x``, ``conv_param['w']``, ``args[3]``).
+  ``return_args``: indexes of positional arguments whose values after the call come back in
+  ``CallResult.args_after`` (a list, in that order; None when not asked) — how a grader reads the
+  running statistics a course's function writes into its ``bn_param`` dict. They are the submission's
+  data like any return value (decoded with the same bounds, never trusted).
 - Errors, all ``SubmissionError`` (``str(e)`` is a message for the student; ``e.output`` what the
   call printed): ``CallTimeout``, ``WorkerCrashed`` (exit code or signal: "segmentation fault
   (SIGSEGV)"), ``MemoryLimit``, ``StudentException`` (``type_name``, ``message``, ``traceback`` of the
@@ -253,6 +257,7 @@ class CallResult:
     mutated: list[str]
     output: str
     seconds: float
+    args_after: list | None = None
 
 
 class Handle:
@@ -307,7 +312,8 @@ LOADED = ({"op": lambda v: v == "loaded", "defined": _is_str_list, "errors": _is
            "output": lambda v: type(v) is str, "seconds": lambda v: type(v) is float},
           {"poisoned": _is_str_list})
 RESULT = ({"op": lambda v: v == "result", "id": lambda v: type(v) is int, "value": _anything,
-           "mutated": _is_str_list, "output": lambda v: type(v) is str, "seconds": lambda v: type(v) is float}, {})
+           "mutated": _is_str_list, "output": lambda v: type(v) is str, "seconds": lambda v: type(v) is float},
+          {"args_after": lambda v: type(v) is list})
 ERROR = ({"op": lambda v: v == "error", "id": lambda v: type(v) is int or v is None,
           "kind": lambda v: type(v) is str, "message": lambda v: type(v) is str,
           "output": lambda v: type(v) is str},
@@ -555,7 +561,7 @@ class Sandbox:
 
     # -- calls
 
-    def call(self, name: str, /, *args, keep=None, **kwargs) -> CallResult:
+    def call(self, name: str, /, *args, keep=None, return_args=None, **kwargs) -> CallResult:
         with self._lock:
             load = self.start()
             if load.fatal:
@@ -572,6 +578,8 @@ class Sandbox:
             free, self._to_free = self._to_free, []
             message = {"op": "call", "id": call_id, "name": name, "args": list(args), "kwargs": kwargs,
                        "keep": None if keep is None else [int(i) for i in keep], "free": free}
+            if return_args:
+                message["return_args"] = [int(i) for i in return_args]
             try:
                 data = wire.encode(message, handle_type=Handle)
             except wire.WireError as e:
@@ -583,7 +591,7 @@ class Sandbox:
                                     "pipe?)")
             if reply["op"] == "result":
                 return CallResult(reply["value"], reply["mutated"], _cut(reply["output"], self.output_limit),
-                                  reply["seconds"])
+                                  reply["seconds"], reply.get("args_after") if return_args else None)
             raise self._error(name, reply)
 
     def _error(self, name, reply) -> SubmissionError:

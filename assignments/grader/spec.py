@@ -71,12 +71,25 @@ DEFAULT_ALLOWED_IMPORTS = (
     "statistics", "functools", "itertools", "operator", "collections", "heapq", "bisect", "array", "copy",
     "dataclasses", "enum", "typing", "abc", "types", "string", "re", "textwrap", "warnings", "time",
 )
-CONVENTIONS = ("cs231n", "reference")
+#: ``reference``: the student's functions have the reference's own signatures (arithmetic, model);
+#: ``declared``: the spec's ``[convention]`` table and each function's ``args``/``returns`` say them.
+CONVENTIONS = ("declared", "reference")
+#: Layouts a spec may declare for an array (``layouts = { x = "NHWC" }``); the reference's are NCHW,
+#: weights ``(F, C, kh, kw)``, biases ``(F,)``, per-channel parameters ``(C,)``.
+LAYOUTS = ("NCHW", "NHWC", "FCHW", "HWCF", "F", "111F", "C", "1C11")
 #: The grader's own checks (not in convcheck.checks): name -> what it verifies.
 GRADER_CHECKS = {
     "grader.no_input_mutation": "the function leaves its input arrays unchanged",
     "grader.fresh_cache": "backward uses the cache it is given, not state left by the last forward call",
     "grader.rectangular_windows": "a max-pool op is right on rectangular windows that overlap (stride < window)",
+    # course functions graded against the reference through the declared convention (course_checks.py)
+    "grader.values": "the outputs named by the check's 'outputs' equal the reference op's",
+    "grader.dict_after": "the param dict entries named by 'keys' hold the reference's values after the call",
+    "grader.dropout_test_identity": "dropout in test mode returns x",
+    "grader.dropout_train_values": "dropout in train mode gives 0 or x/p elementwise",
+    "grader.dropout_kept_fraction": "the kept fraction is near p on a large input",
+    "grader.dropout_same_seed": "the same seed gives the same mask",
+    "grader.dropout_backward_mask": "the backward reuses the forward's mask and scale",
     # the model assignment (model_checks.py); the reference model is the spec's [model] reference
     "grader.model_spec_parses": "the returned model spec text parses with the builder and has the model's input",
     "grader.model_spec_matches": "the parsed model's summary equals the reference model's, row by row",
@@ -104,6 +117,10 @@ class CheckItem:
     title: str
     points: float
     hint: str | None = None
+    #: the check's own settings (the grader's course checks: ``outputs``, ``mode``, ``p``, …)
+    options: dict = field(default_factory=dict, compare=False)
+    #: shown with a failure: the course's own hint or tests do not cover this case (``[[edges]]``)
+    edge: str | None = None
 
     @property
     def is_grader_check(self) -> bool:
@@ -119,6 +136,17 @@ class FunctionSpec:
     checks: tuple[CheckItem, ...]
     forward: str | None = None
     params: dict | None = None
+    #: the student's positional arguments, in order (see the module docstring): an input name, a dict
+    #: name of ``dicts``, ``"cache"``, or ``"name=expr"`` (a scalar option passed positionally)
+    args: tuple[str, ...] = ()
+    #: what the function returns: one name (a bare value) or several (a tuple): output names and "cache"
+    returns: tuple[str, ...] = ()
+    #: param dicts the function takes: dict name -> {key: option expression}
+    dicts: dict = field(default_factory=dict, compare=False)
+    #: array layouts other than the reference's: input name -> layout (``"NHWC"``, ``"HWCF"``, ``"111F"``, ``"1C11"``)
+    layouts: dict = field(default_factory=dict, compare=False)
+    #: the spec's ``[contract]`` narrowing for this function only (``{"min_padding": 1}``)
+    contract: dict = field(default_factory=dict, compare=False)
 
     @property
     def max_score(self) -> float:
@@ -206,12 +234,23 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         if key not in head:
             raise SpecError(f"{source}: [assignment] needs {key!r}")
     if head["convention"] not in CONVENTIONS:
-        raise SpecError(f"{source}: convention={head['convention']!r}, but should be one of {CONVENTIONS}")
+        raise SpecError(f"{source}: convention={head['convention']!r}, but should be one of {CONVENTIONS} "
+                        "(a course's calling convention is declared in the spec: [convention] and each "
+                        "function's args/returns)")
+    convention = data.get("convention") or {}
+    for key in convention:
+        if key not in ("forward_returns", "backward_args", "layouts"):
+            raise SpecError(f"{source}: [convention] {key!r} is not a field (forward_returns, backward_args, layouts)")
     contract = data.get("contract") or {}
     budget = data.get("budget") or {}
     limits = data.get("limits") or {}
     functions = []
     seen = set()
+    edges = {}
+    for k, e in enumerate(data.get("edges") or []):
+        if not isinstance(e, dict) or not e.get("name") or not str(e.get("feedback", "")).strip():
+            raise SpecError(f"{source}: edges[{k}] needs 'name' and 'feedback'")
+        edges[e["name"]] = str(e["feedback"]).strip()
     for i, f in enumerate(data.get("functions") or []):
         where = f"{source}: functions[{i}]"
         for key in ("name", "op"):
@@ -228,10 +267,17 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
                 raise SpecError(f"{where}.checks[{j}]: unknown grader check {c['check']!r}; known: {sorted(GRADER_CHECKS)}")
             if float(c["points"]) < 0:
                 raise SpecError(f"{where}.checks[{j}]: points must be >= 0")
-            items.append(CheckItem(c["check"], c.get("title") or c["check"], float(c["points"]), c.get("hint")))
+            options = {k: v for k, v in c.items() if k not in ("check", "title", "points", "hint", "edge")}
+            if options and not c["check"].startswith("grader."):
+                raise SpecError(f"{where}.checks[{j}]: {sorted(options)} are not fields of a check of convcheck.checks")
+            edge = c.get("edge")
+            if edge is not None and edge not in edges:
+                raise SpecError(f"{where}.checks[{j}]: edge={edge!r} is not one of [[edges]] ({sorted(edges)})")
+            items.append(CheckItem(c["check"], c.get("title") or c["check"], float(c["points"]), c.get("hint"),
+                                   options, edges[edge] if edge else None))
         if not items:
             raise SpecError(f"{where}: function {f['name']!r} has no checks")
-        functions.append(FunctionSpec(f["name"], f["op"], tuple(items), f.get("forward"), f.get("params")))
+        functions.append(_function(f, tuple(items), convention, head["convention"], where))
     if not functions:
         raise SpecError(f"{source}: no [[functions]]")
     names = {f.name for f in functions}
@@ -261,6 +307,71 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         load_timeout=float(limits.get("load_timeout", 30.0)),
         extra={k: v for k, v in data.items() if k not in ("assignment", "contract", "budget", "limits", "functions")},
     )
+
+
+def _names(value, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not (isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.strip() for v in value)):
+        raise SpecError(f"{where}: {key} must be a list of names, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _function(f: dict, items: tuple, convention: dict, kind: str, where: str) -> FunctionSpec:
+    """One ``[[functions]]`` entry, its calling convention completed from ``[convention]``'s defaults."""
+    from convcheck.checks.ops import OPS
+
+    known = {"name", "op", "checks", "forward", "params", "args", "returns", "dicts", "layouts", "contract"}
+    extra = set(f) - known
+    if extra:
+        raise SpecError(f"{where}: {sorted(extra)} are not fields of a function ({sorted(known)})")
+    dicts = dict(f.get("dicts") or {})
+    args = _names(f["args"], "args", where) if "args" in f else None
+    params = f.get("params")
+    if params is not None and not dicts:
+        # the short form: one param dict, appended to the inputs (its name is the args entry that is
+        # neither an input nor "cache"; "params" when args is not given)
+        spec_op = OPS.get(f["op"])
+        inputs = set(spec_op.inputs) if spec_op else set()
+        name = next((a for a in (args or ()) if a not in inputs and a != "cache" and "=" not in a), "params")
+        dicts = {name: dict(params)}
+    for name, keys in dicts.items():
+        if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+            raise SpecError(f"{where}: dicts.{name} must map each key to an option expression, got {keys!r}")
+    layouts = {**(convention.get("layouts") or {}), **(f.get("layouts") or {})}
+    for name, layout in layouts.items():
+        if layout not in LAYOUTS:
+            raise SpecError(f"{where}: layouts.{name}={layout!r}, but should be one of {LAYOUTS}")
+    op = OPS.get(f["op"])
+    backward = bool(f.get("forward"))
+    if kind == "reference":
+        args, returns = args or (), _names(f["returns"], "returns", where) if "returns" in f else ()
+    else:
+        if args is None:
+            if backward:
+                args = _names(convention.get("backward_args", ["dout", "cache"]), "backward_args", where)
+            elif op is not None:
+                args = tuple(op.inputs) + tuple(dicts)
+            else:
+                raise SpecError(f"{where}: op {f['op']!r} has no default signature: give args")
+        if "returns" in f:
+            returns = _names(f["returns"], "returns", where)
+        elif backward and op is not None:
+            returns = tuple(op.outputs)
+        elif not backward:
+            returns = _names(convention.get("forward_returns", ["out", "cache"]), "forward_returns", where)
+        else:
+            raise SpecError(f"{where}: op {f['op']!r} has no default outputs: give returns")
+        for a in args:
+            if "=" not in a and a not in dicts and a != "cache" and op is not None and a not in op.inputs \
+                    and a != "dout":
+                raise SpecError(f"{where}: args entry {a!r} is not an input of {f['op']} ({op.inputs}), a dict "
+                                f"of dicts ({sorted(dicts)}), 'cache' or 'name=option'")
+        if backward and "cache" not in args:
+            raise SpecError(f"{where}: a backward (forward = {f['forward']!r}) must take 'cache' in its args")
+    merged = {k: e for keys in dicts.values() for k, e in keys.items()} or None
+    return FunctionSpec(f["name"], f["op"], items, f.get("forward"), merged, tuple(args), tuple(returns),
+                        dicts, layouts, dict(f.get("contract") or {}))
 
 
 def _module_list(value, key: str, source: str) -> tuple[str, ...]:

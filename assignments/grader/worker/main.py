@@ -302,6 +302,12 @@ def handle_call(msg, namespace, store, state, capture, filenames, forbidden, max
         value = type(value)(kept)
     reply = {"op": "result", "id": call_id, "value": value, "mutated": mutated, "output": output,
              "seconds": seconds}
+    # return_args: indexes of positional arguments whose value AFTER the call goes back with the reply
+    # (a param dict the course's function updates, such as bn_param's running statistics). Only
+    # arguments the grader itself sent; the grader checks whatever comes back like any return value.
+    after = msg.get("return_args")
+    if after:
+        reply["args_after"] = [args[i] if type(i) is int and 0 <= i < len(args) else None for i in after]
     try:
         data = wire.encode(reply)
     except wire.WireError as e:
