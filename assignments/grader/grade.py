@@ -13,7 +13,7 @@ import math
 import time
 from pathlib import Path
 
-from . import conventions, feedback, grader_checks
+from . import conventions, course_checks, feedback, grader_checks
 from .scoring import FunctionTotal, GradeReport, TestResult
 from .spec import Assignment, CheckItem, FunctionSpec, load_spec
 
@@ -219,6 +219,9 @@ def _expected_received(assignment, fspec, item, case, impl):
 #: function that computes nothing (zeros) earns nothing from them, and a "not modified" verdict that the
 #: worker computes (and a student could forge) can cost points but never earn them on its own.
 AUXILIARY_CHECKS = ("grader.no_input_mutation", "grader.fresh_cache")
+#: The grader's checks of course functions (course_checks.py), run on the spec's whole example budget.
+COURSE_CHECKS = ("values", "dict_after", "dropout_test_identity", "dropout_train_values", "dropout_kept_fraction",
+                 "dropout_same_seed", "dropout_backward_mask")
 #: A function fails when fewer than this share of its examples (max_examples per check) reached it because
 #: the others were discarded: it was not really graded.
 MIN_GRADED_SHARE = 0.25
@@ -252,8 +255,13 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
         t0 = time.perf_counter()
         hint = None
         if item.is_grader_check:
-            run = getattr(grader_checks, item.check.split(".", 1)[1])
-            r = run(assignment, fspec, runner, breaker, max_examples=grader_budget, seed=seed)
+            short = item.check.split(".", 1)[1]
+            course = getattr(course_checks, short, None) if short in COURSE_CHECKS else None
+            if course is not None:   # a course function's values: the spec's full budget
+                r = course(assignment, fspec, runner, breaker, max_examples=max_examples, seed=seed, item=item)
+            else:
+                run = getattr(grader_checks, short)
+                r = run(assignment, fspec, runner, breaker, max_examples=grader_budget, seed=seed)
             status, message, counterexample, examples = r.status, r.message, r.counterexample, r.examples
         else:
             r = results.get(item.check)
@@ -287,6 +295,8 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
             counterexample = None
         else:
             output = _cut_output(_safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint))
+            if item.edge:   # a contract edge the course's own hint or tests do not cover ([[edges]])
+                output = _cut_output(output + "\nNote: " + item.edge)
             if _is_stop(message or ""):
                 stops[_stop_key(message)] = name
         seconds = time.perf_counter() - t0 + (getattr(r, "seconds", 0.0) if not item.is_grader_check and r else 0.0)

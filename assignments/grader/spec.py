@@ -319,7 +319,7 @@ def _names(value, key: str, where: str) -> tuple[str, ...]:
 
 def _function(f: dict, items: tuple, convention: dict, kind: str, where: str) -> FunctionSpec:
     """One ``[[functions]]`` entry, its calling convention completed from ``[convention]``'s defaults."""
-    from convcheck.checks.ops import OPS
+    from convcheck.checks.ops import COURSE_OPS, OPS
 
     known = {"name", "op", "checks", "forward", "params", "args", "returns", "dicts", "layouts", "contract"}
     extra = set(f) - known
@@ -342,7 +342,7 @@ def _function(f: dict, items: tuple, convention: dict, kind: str, where: str) ->
     for name, layout in layouts.items():
         if layout not in LAYOUTS:
             raise SpecError(f"{where}: layouts.{name}={layout!r}, but should be one of {LAYOUTS}")
-    op = OPS.get(f["op"])
+    op = OPS.get(f["op"]) or COURSE_OPS.get(f["op"])
     backward = bool(f.get("forward"))
     if kind == "reference":
         args, returns = args or (), _names(f["returns"], "returns", where) if "returns" in f else ()
