@@ -85,7 +85,7 @@ def course_cases(draw, op: str, mode: str = "train"):
         rm, rv = draw(_running(c, "float64"))
         values = {"x": x, "gamma": gamma, "beta": beta, "eps": eps, "mode": mode,
                   "momentum": draw(st.sampled_from([0.9, 0.5, 0.99])), "running_mean": rm, "running_var": rv}
-        shown = ("x", "gamma", "beta")
+        shown = ("x", "gamma", "beta", "running_mean", "running_var")
     elif fam == "layernorm":
         shape = (draw(st.integers(1, 4)), draw(st.integers(2, 5)))
         x = draw(_shifted(shape, "float64"))
@@ -191,6 +191,8 @@ def _render(assignment: Assignment, fspec: FunctionSpec, case: CourseCase, got=N
 
 
 def _arg_text(entry: str, value) -> str:
+    if entry == "cache":
+        return "cache"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: " + (f"<{k}>" if isinstance(v, np.ndarray) else repr(v))
                                for k, v in value.items()) + "}"

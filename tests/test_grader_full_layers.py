@@ -1,0 +1,57 @@
+"""Issue 14, item 2: the whole cs231n layers file graded (13 more functions) through the spec-declared
+convention. The correct file gets full marks; every mutant of tests/submissions/layers/full_mutants/
+loses points on exactly the functions its docstring names (``loses: …``) and on no other."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from convcheck.assignments import grade, load_spec
+
+HERE = Path(__file__).parent / "submissions" / "layers"
+CORRECT = HERE / "full" / "correct.py"
+MUTANTS = sorted((HERE / "full_mutants").glob("*.py"))
+BUDGET = 6
+NEW = ["svm_loss", "softmax_loss", "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+       "dropout_forward", "dropout_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+       "layernorm_forward", "layernorm_backward", "spatial_groupnorm_forward", "spatial_groupnorm_backward"]
+
+
+def losing(report) -> list[str]:
+    return sorted({t.function for t in report.tests if t.status != "passed"})
+
+
+@pytest.mark.parametrize("spec", ["layers", "layers-cs231n"])
+def test_both_specs_grade_all_21_functions(spec):
+    names = [f.name for f in load_spec(spec).functions]
+    assert len(names) == 21 and set(NEW) <= set(names)
+
+
+def test_the_correct_full_file_gets_full_marks():
+    report = grade(CORRECT, "layers", seed="practice", max_examples=BUDGET)
+    assert losing(report) == [], [t.output for t in report.tests if t.status != "passed"]
+    assert report.score == report.max_score
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda p: p.stem)
+def test_each_mutant_loses_points_on_its_functions_only(mutant):
+    said = re.search(r"^loses: (.*)$", mutant.read_text(), re.M).group(1)
+    expected = sorted(v.strip() for v in said.split(","))
+    report = grade(mutant, "layers-cs231n", seed="practice", max_examples=BUDGET)
+    assert losing(report) == expected, [t.output for t in report.tests if t.status != "passed"]
+
+
+def test_dropout_written_for_the_other_meaning_of_p_is_told_so():
+    report = grade(HERE / "full_mutants" / "dropout_p_drops.py", "layers", seed="practice", max_examples=BUDGET)
+    failed = [t.output for t in report.tests if t.function == "dropout_forward" and t.status != "passed"]
+    assert failed and all("probability of DROPPING" in text for text in failed)
+
+
+def test_running_statistics_are_read_back_from_bn_param_with_a_diagnosis():
+    report = grade(HERE / "full_mutants" / "batchnorm_forward_running_var_unbiased.py", "layers",
+                   seed="practice", max_examples=BUDGET)
+    [test] = [t for t in report.tests if t.function == "batchnorm_forward" and t.status != "passed"]
+    assert "bn_param['running_var']" in test.output and "unbiased variance" in test.output
