@@ -123,7 +123,8 @@ def param_value(expr: str, options: dict):
 
 def param_dict(fspec: FunctionSpec, options: dict, op: str) -> dict | None:
     """The cs231n param dict of one call, after checking no unmapped option differs from its default."""
-    exprs = list((fspec.params or {}).values()) + [a.split("=", 1)[1] for a in fspec.args if "=" in a]
+    exprs = list((fspec.params or {}).values()) + [a.split("=", 1)[1] for a in fspec.args
+                                                   if "=" in a and a.split("=", 1)[1].strip()[:1] not in "'\""]
     params = {key: param_value(expr, options) for key, expr in (fspec.params or {}).items()
               if not expr.endswith("?") and expr.partition(".")[0].partition("|")[0] in options} or None
     used = {alt.strip().rstrip("?").partition(".")[0] for expr in exprs for alt in expr.split("|")}
@@ -309,6 +310,13 @@ def _dict_value(expr: str, values: dict):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
+def _literal(expr: str):
+    """A quoted constant of an ``args`` entry: ``mode='max'`` passes the string ``'max'``."""
+    import ast
+
+    return ast.literal_eval(expr)
+
+
 def student_args(fspec: FunctionSpec, values: dict) -> list:
     """The student's positional arguments for one call, built from ``values`` (inputs, options, cache)."""
     args = []
@@ -321,7 +329,8 @@ def student_args(fspec: FunctionSpec, values: dict) -> list:
                     d[key] = to_layout(v, fspec.layouts.get(expr.rstrip("?")))
             args.append(d)
         elif "=" in entry:
-            args.append(param_value(entry.split("=", 1)[1], values))
+            expr = entry.split("=", 1)[1].strip()
+            args.append(_literal(expr) if expr[:1] in "'\"" else param_value(expr, values))
         elif entry in values:
             args.append(to_layout(values[entry], fspec.layouts.get(entry)))
         else:
@@ -386,11 +395,31 @@ def adapt(assignment: Assignment, runner: Runner, breaker: Breaker | None = None
     by_name = {f.name: f for f in assignment.functions}
     impl = {}
     for f in assignment.functions:
-        if f.forward:
-            impl[f.op] = _declared_backward(runner, breaker, f, by_name[f.forward])
-        else:
-            impl[f.op] = _declared_forward_op(runner, breaker, f)
+        for v in (f, *variants(f)):
+            if v.forward:
+                fwd = by_name[v.forward]
+                partner = v.op.replace("_backward", "_forward")
+                fwd = next((w for w in variants(fwd) if w.op == partner), fwd)
+                impl[v.op] = _declared_backward(runner, breaker, v, fwd)
+            else:
+                impl[v.op] = _declared_forward_op(runner, breaker, v)
     return impl
+
+
+def variants(fspec: FunctionSpec) -> tuple[FunctionSpec, ...]:
+    """The other reference ops one student function implements (``variants``: the course's
+    ``pool_forward(A_prev, hparameters, mode)`` is max pooling with ``mode='max'`` and average pooling
+    with ``mode='average'``), each as a FunctionSpec of that op and its own ``args``."""
+    import dataclasses
+
+    return tuple(dataclasses.replace(fspec, op=v["op"], args=tuple(v.get("args", fspec.args)), variants=())
+                 for v in fspec.variants)
+
+
+def variant_for(fspec: FunctionSpec, check: str) -> FunctionSpec:
+    """The variant of ``fspec`` a check of ``convcheck.checks`` (``avg_pool_forward.matches_torch``) grades."""
+    op = check.split(".", 1)[0]
+    return next((v for v in variants(fspec) if v.op == op), fspec)
 
 
 def _passthrough(runner, breaker, fspec):

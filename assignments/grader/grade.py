@@ -294,7 +294,8 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
                       "(reported there once).")
             counterexample = None
         else:
-            output = _cut_output(_safe_failure_text(assignment, fspec, item, message, counterexample, impl, hint))
+            shown = conventions.variant_for(fspec, item.check)
+            output = _cut_output(_safe_failure_text(assignment, shown, item, message, counterexample, impl, hint))
             if item.edge:   # a contract edge the course's own hint or tests do not cover ([[edges]])
                 output = _cut_output(output + "\nNote: " + item.edge)
             if _is_stop(message or ""):

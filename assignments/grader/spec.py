@@ -145,8 +145,10 @@ class FunctionSpec:
     dicts: dict = field(default_factory=dict, compare=False)
     #: array layouts other than the reference's: input name -> layout (``"NHWC"``, ``"HWCF"``, ``"111F"``, ``"1C11"``)
     layouts: dict = field(default_factory=dict, compare=False)
-    #: the spec's ``[contract]`` narrowing for this function only (``{"min_padding": 1}``)
+    #: the spec's ``[contract]`` narrowing for this function only
     contract: dict = field(default_factory=dict, compare=False)
+    #: other reference ops the same function implements, each ``{"op": ..., "args": [...]}``
+    variants: tuple = ()
 
     @property
     def max_score(self) -> float:
@@ -321,7 +323,8 @@ def _function(f: dict, items: tuple, convention: dict, kind: str, where: str) ->
     """One ``[[functions]]`` entry, its calling convention completed from ``[convention]``'s defaults."""
     from convcheck.checks.ops import COURSE_OPS, OPS
 
-    known = {"name", "op", "checks", "forward", "params", "args", "returns", "dicts", "layouts", "contract"}
+    known = {"name", "op", "checks", "forward", "params", "args", "returns", "dicts", "layouts", "contract",
+             "variants"}
     extra = set(f) - known
     if extra:
         raise SpecError(f"{where}: {sorted(extra)} are not fields of a function ({sorted(known)})")
@@ -338,7 +341,8 @@ def _function(f: dict, items: tuple, convention: dict, kind: str, where: str) ->
     for name, keys in dicts.items():
         if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
             raise SpecError(f"{where}: dicts.{name} must map each key to an option expression, got {keys!r}")
-    layouts = {**(convention.get("layouts") or {}), **(f.get("layouts") or {})}
+    # a function's own layouts table replaces [convention]'s (helpers such as zero_pad take other arrays)
+    layouts = dict(f["layouts"] if "layouts" in f else convention.get("layouts") or {})
     for name, layout in layouts.items():
         if layout not in LAYOUTS:
             raise SpecError(f"{where}: layouts.{name}={layout!r}, but should be one of {LAYOUTS}")
@@ -370,8 +374,13 @@ def _function(f: dict, items: tuple, convention: dict, kind: str, where: str) ->
         if backward and "cache" not in args:
             raise SpecError(f"{where}: a backward (forward = {f['forward']!r}) must take 'cache' in its args")
     merged = {k: e for keys in dicts.values() for k, e in keys.items()} or None
+    found = []
+    for k, v in enumerate(f.get("variants") or []):
+        if not isinstance(v, dict) or v.get("op") not in {**OPS, **COURSE_OPS}:
+            raise SpecError(f"{where}: variants[{k}] needs an 'op' of convcheck.checks, got {v!r}")
+        found.append({"op": v["op"], "args": _names(v.get("args", list(args)), "variants.args", where)})
     return FunctionSpec(f["name"], f["op"], items, f.get("forward"), merged, tuple(args), tuple(returns),
-                        dicts, layouts, dict(f.get("contract") or {}))
+                        dicts, layouts, dict(f.get("contract") or {}), tuple(found))
 
 
 def _module_list(value, key: str, source: str) -> tuple[str, ...]:
