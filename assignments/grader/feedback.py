@@ -64,28 +64,67 @@ def _with_defaults(op: str, options: dict) -> dict:
 
 
 def render_call(assignment: Assignment, fspec: FunctionSpec, case) -> str:
-    """The counterexample as the code a student would run to reproduce it."""
+    """The counterexample as the code a student would run to reproduce it: arrays in the layouts the
+    spec declares, the calls with the declared arguments (param dicts, literals), the returns named."""
     names = _names(case.op, len(case.inputs))
     lines = []
     indent = " " * 4
+    fwd = _forward_of(assignment, fspec)
+    shown_in = fwd or fspec
     for name, value in zip(names, case.inputs):
-        text = format_array(value)
+        layout = shown_in.layouts.get(name) if name != "dout" else \
+            fspec.layouts.get("dout", shown_in.layouts.get("x"))
+        text = format_array(conventions.to_layout(value, layout))
         lines.append(f"{name} = " + text.replace("\n", "\n" + " " * (len(name) + 3)))
     if assignment.convention == "reference":
         args = ", ".join(repr(v) for v in case.inputs if not isinstance(v, np.ndarray))
         opts = ", ".join(f"{k}={v!r}" for k, v in case.options.items())
         return indent + f"{fspec.name}({', '.join(x for x in (args, opts) if x)})"
-    if fspec.forward:
-        fwd = assignment.function(fspec.forward)
-        fwd_names = names[1:]
-        params = _params_text(fwd, fwd.op, case.options)
-        lines.append(f"out, cache = {fwd.name}({', '.join(fwd_names)}{params})")
-        grads = ", ".join(f"d{n}" for n in fwd_names)
-        lines.append(f"{grads} = {fspec.name}(dout, cache)")
+    values = {**dict(zip(names, case.inputs)), **_with_defaults(case.op, case.options)}
+    if fwd is not None:
+        fwd_values = {**dict(zip(_names(fwd.op, len(case.inputs) - 1), case.inputs[1:])),
+                      **_with_defaults(fwd.op, case.options)}
+        lines.append(_call_line(fwd, fwd_values))
+        lines.append(_call_line(fspec, {**values, "cache": None}))
     else:
-        params = _params_text(fspec, fspec.op, case.options)
-        lines.append(f"out, cache = {fspec.name}({', '.join(names)}{params})")
+        lines.append(_call_line(fspec, values))
     return "\n".join(indent + line.replace("\n", "\n" + indent) for line in lines)
+
+
+def _forward_of(assignment: Assignment, fspec: FunctionSpec):
+    """The forward whose cache a backward takes (its variant of the same op family), or None."""
+    if not fspec.forward:
+        return None
+    fwd = assignment.function(fspec.forward)
+    partner = fspec.op.replace("_backward", "_forward")
+    return next((v for v in conventions.variants(fwd) if v.op == partner), fwd)
+
+
+def _call_line(fspec: FunctionSpec, values: dict) -> str:
+    """``out, cache = name(x, w, b, {'stride': 1, 'pad': 0})`` for one declared call."""
+    parts = []
+    for entry in fspec.args:
+        if entry in fspec.dicts:
+            items = []
+            for key, expr in fspec.dicts[entry].items():
+                try:
+                    v = conventions._dict_value(expr, values)
+                except conventions.ConventionError:
+                    v = "?"
+                if v is not conventions._MISSING:
+                    items.append(f"{key!r}: " + (key if isinstance(v, np.ndarray) else repr(v)))
+            parts.append("{" + ", ".join(items) + "}")
+        elif "=" in entry:
+            expr = entry.split("=", 1)[1].strip()
+            try:
+                v = conventions._literal(expr) if expr[:1] in "'\"" else conventions.param_value(expr, values)
+            except (conventions.ConventionError, ValueError, SyntaxError):
+                v = expr
+            parts.append(f"{entry.split('=', 1)[0]}={v!r}" if expr[:1] in "'\"" else repr(v))
+        else:
+            parts.append(entry)
+    returns = ", ".join(fspec.returns)
+    return f"{returns} = {fspec.name}({', '.join(parts)})"
 
 
 def _params_text(fspec: FunctionSpec, op: str, options: dict) -> str:

@@ -141,6 +141,9 @@ def _in_student_terms(message: str, assignment: Assignment, fspec: FunctionSpec)
 
 def _failure_text(assignment, fspec, item: CheckItem, message: str, counterexample, impl, hint=None) -> str:
     lines = [f"Failed: {item.title}.", _in_student_terms(message, assignment, fspec).strip()]
+    if not item.is_grader_check and any(v in ("NHWC", "HWCF", "111F") for v in fspec.layouts.values()):
+        lines.append("(The line above gives shapes and indices in the reference's layout: x (N, C, H, W), w "
+                     "(F, C, kh, kw), b (F,). The case and the arrays below are in this assignment's layouts.)")
     case = None
     received = expected = None
     if counterexample:
@@ -154,6 +157,11 @@ def _failure_text(assignment, fspec, item: CheckItem, message: str, counterexamp
         if not item.is_grader_check or item.check == "grader.rectangular_windows":
             received, expected = _expected_received(assignment, fspec, item, case, impl)
             name = feedback.output_name(item.check, fspec.op)
+            if assignment.convention != "reference":   # shown in the layouts the student's arrays have
+                layout = fspec.layouts.get(conventions._source_of(name, fspec) or "")
+                expected = conventions.to_layout(expected, layout)
+                if not isinstance(received, BaseException):
+                    received = conventions.to_layout(received, layout)
             if expected is not None:
                 lines.append(f"Expected {name}:\n    " + feedback.format_array(expected).replace("\n", "\n    "))
             if isinstance(received, BaseException):
