@@ -371,6 +371,36 @@ def _open_sandbox(source, assignment: Assignment, allow_weaker: bool = False):
                    allow_weaker=allow_weaker or assignment.allow_weaker_sandbox)
 
 
+def course_test_cells(spec: Assignment, messages: list[str]) -> list[str]:
+    """One note in place of the load messages of the course's own test cells (``[limits] test_modules``):
+    the imports of those modules, and the cells that stopped on a name they would have defined
+    (``NameError: name 'zero_pad_test' is not defined``). Never fatal: the grader runs its own checks."""
+    import re
+
+    if not spec.test_modules:
+        return messages
+    mods = "|".join(re.escape(m) for m in spec.test_modules)
+    imports = re.compile(rf"import of '({mods})(\.[\w.]+)?' is not allowed")
+    missing = re.compile(r"NameError: name '(\w*test\w*)' is not defined")
+    kept, skipped = [], []
+    for m in messages:
+        if imports.search(m):
+            continue
+        found = missing.search(m)
+        if found:
+            cell = re.search(r"\[cell (\d+)", m)
+            skipped.append(f"cell {cell.group(1)}" if cell else found.group(1))
+            continue
+        kept.append(m)
+    if len(kept) == len(messages):
+        return messages
+    note = (f"The course's own test cells were skipped: they need {', '.join(spec.test_modules)}, which the "
+            "grader does not have (not a mistake of yours; the grader runs its own checks)")
+    if skipped:
+        note += f" — {len(skipped)} cell(s): " + "; ".join(skipped[:8])
+    return kept + [note]
+
+
 def _hung_at_load(loaded) -> bool:
     return bool(loaded.fatal and loaded.errors and "did not finish within" in loaded.errors[-1])
 
@@ -557,6 +587,7 @@ def _grade_source(spec, source, label, seed, max_examples, start, allow_weaker: 
             messages.append(f"graded in a weaker sandbox: the worker's {', '.join(missing)} could not be confined "
                             "on this machine (allowed by --allow-weaker-sandbox, the spec, or a self-check)")
         messages += [str(e) for e in loaded.errors if str(e) not in messages] + [str(n) for n in loaded.notes]
+        messages = course_test_cells(spec, messages)
         defined = set(loaded.defined)
         if not loaded.fatal:
             hint = did_you_mean(spec, defined)

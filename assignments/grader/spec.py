@@ -177,6 +177,9 @@ class Assignment:
     function_budget: float | None = 60.0
     submission_budget: float | None = 300.0
     load_timeout: float = 30.0
+    #: the course's own test modules (``from public_tests import *``): the grader does not have them, and
+    #: the notebook cells that need them are skipped with one note, never fatal
+    test_modules: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -307,6 +310,7 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         function_budget=_budget(limits, "function_budget", 60.0, source),
         submission_budget=_budget(limits, "submission_budget", 300.0, source),
         load_timeout=float(limits.get("load_timeout", 30.0)),
+        test_modules=_module_list(limits.get("test_modules", ()), "test_modules", source),
         extra={k: v for k, v in data.items() if k not in ("assignment", "contract", "budget", "limits", "functions")},
     )
 
