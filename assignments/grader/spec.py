@@ -1,17 +1,32 @@
 """Assignment specs: what a submission must define and how each function is graded — data, not code.
 
-A spec is a TOML file in ``assignments/specs/`` (or any path). Adding an assignment means writing one;
-the grader reads everything from it. The format, with the ``layers`` spec as the example::
+A spec is a TOML file in ``assignments/specs/`` (or any path); ``convcheck assignment check SPEC.toml``
+validates one and grades its reference solution (``solutions/<name>_solution.py`` or ``--solution``),
+which must get full marks. Adding a course means writing a spec: no Python of convcheck names a course.
+Every field, with the bundled specs as examples (``layers.toml``: cs231n; ``conv-step-by-step.toml``:
+the channels-last course)::
 
     [assignment]
-    name = "layers"
-    title = "Layers: affine, ReLU, convolution and max pooling, forward and backward"
-    convention = "cs231n"            # calling convention of the student's functions (conventions.py)
+    name = "layers"                  # the --assignment name
+    title = "..."                    # the report's heading
+    convention = "declared"          # "declared": [convention] and each function's args/returns say how the
+                                     # student's functions are called; "reference": they have the reference's
+                                     # own signatures (arithmetic, model), the call is passed through
+
+    [convention]                     # defaults for every function (a function's own field wins)
+    forward_returns = ["out", "cache"]   # what a forward returns (names below)
+    backward_args = ["dout", "cache"]    # what a backward takes
+    layouts = { x = "NHWC", w = "HWCF", b = "111F" }   # arrays not in the reference's layout (below)
 
     [contract]                       # the Capabilities the checks' strategies draw cases from
     preset = "CS231N"                # a preset of convcheck.checks.capabilities, then overrides:
     exact_division = false           # torch's floor rule: strides that don't divide are allowed
-    description = "..."              # one paragraph shown at the top of every report
+    description = "..."              # one paragraph shown at the top of every report: state here the
+                                     # conventions and the contract's edges (pad = 0 included or not, …)
+
+    [[edges]]                        # a contract edge the course's own hint or tests do not cover
+    name = "pad0"
+    feedback = "pad = 0 is in this assignment's contract, but the course's hint ... does not cover it: ..."
 
     [budget]
     max_examples = 40                # Hypothesis examples per check
@@ -26,6 +41,9 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
     allowed_imports = ["numpy", "math"]   # what the submission may import (default: DEFAULT_ALLOWED_IMPORTS;
                                      # submodules included; the submission's own files always)
     forbidden_imports = ["torch"]    # named in messages even if the environment lacks them
+    test_modules = ["public_tests"]  # the course's own test modules: notebook cells needing them are
+                                     # skipped with one note, never fatal
+    numpy = "<2"                     # the NumPy the course's students use (environment.py)
     disk_mb = 64                     # bytes the worker may leave in its working folder ...
     max_files = 256                  # ... and files (checked during and after every call)
     allow_weaker_sandbox = false     # true: grade even where a promise of the sandbox cannot be kept
@@ -33,25 +51,47 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
     [[functions]]
     name = "conv_forward_naive"      # what the submission must define
     op = "conv_forward"              # the reference op it implements (convcheck.reference.OPS)
-    params = { stride = "stride", pad = "padding" }   # cs231n: the param dict built from options
+    args = ["x", "w", "b", "conv_param"]   # its positional arguments, in order (below)
+    dicts = { conv_param = { stride = "stride", pad = "padding" } }   # each param dict: key -> option
+    returns = ["out", "cache"]       # what it returns: one name (a bare value) or several (a tuple)
+    layouts = { gamma = "1C11" }     # replaces [convention]'s layouts for this function
+    variants = [{ op = "avg_pool_forward", args = ["x", "hparameters", "mode='average'"] }]
+                                     # other ops the same function implements with other arguments
 
       [[functions.checks]]
       check = "conv_forward.matches_torch"            # a check of convcheck.checks, or grader.*
       title = "out matches torch.nn.functional.conv2d"
       points = 6
+      hint = "..."                   # optional: shown with a failure
+      edge = "pad0"                  # optional: an [[edges]] name whose feedback a failure adds
 
     [[functions]]
     name = "conv_backward_naive"
     op = "conv_backward"
-    forward = "conv_forward_naive"   # cs231n: the student's forward whose cache this backward takes
+    forward = "conv_forward_naive"   # the student's forward whose cache this backward takes
 
-A ``params`` value names a reference option (``"stride"``), one element of a per-dimension option
-(``"kernel.1"``: element 1 of a tuple, or the int itself), or an option with a fallback for ``None``
-(``"stride|kernel.0"``). Check names starting with ``grader.`` are the grader's own checks
-(``grader.no_input_mutation``, ``grader.fresh_cache``, ``grader.rectangular_windows``, and the ``model``
-assignment's ``grader.model_*`` and ``grader.small_convnet_*``, which compare with the bundled model named
-by an optional ``[model] reference = "lenet-course"`` table); all others must be names of
-``convcheck.checks.list_checks()``.
+**args** entries: an input of the op (``x``, ``w``, ``b``, ``dout``; for the grader's course checks
+the case's own names, e.g. ``X``, ``a_slice_prev``), ``"cache"`` (the forward's cache, kept in the
+worker), a name of ``dicts`` (the param dict, built per call), ``"G=groups"`` (an option passed
+positionally) or ``"mode='max'"`` (a constant). Default: a forward takes the op's inputs then its
+dicts; a backward takes ``[convention] backward_args``. ``params = {...}`` is the short form of one dict.
+**dicts** values are option expressions: an option (``"stride"``), one element of a per-dimension option
+(``"kernel.1"``), a fallback for ``None`` (``"stride|kernel.0"``), or ``"seed?"`` (left out of the dict
+when the option is absent). **returns** names: ``out``, ``cache``, the op's outputs (``dx``, ``dw``,
+``db``, ``loss``, ``dgamma``, …); a backward's default is the op's outputs. **layouts**: the reference's
+arrays are NCHW, weights ``(F, C, kh, kw)``, biases ``(F,)``, per-channel parameters ``(C,)``; a spec
+declares ``NHWC`` (activations, their gradients and ``out`` follow ``x``), ``HWCF`` (weights),
+``111F`` (a bias of shape ``(1, 1, 1, F)``) or ``1C11`` (a per-channel parameter ``(1, C, 1, 1)``);
+arrays are sent in the declared layout and received ones converted back before comparison.
+
+Checks starting with ``grader.`` are the grader's own (``GRADER_CHECKS``): ``grader.no_input_mutation``,
+``grader.fresh_cache``, ``grader.rectangular_windows``; for a course's functions that convcheck.checks
+has no check of, ``grader.values`` (the outputs in the check's ``outputs = [...]`` equal the reference's;
+``mode = "test"`` for batch norm's test mode), ``grader.dict_after`` (the param dict's ``keys`` after the
+call: running statistics), the ``grader.dropout_*`` properties (course_checks.py lists the ops each
+supports); and the ``model`` assignment's ``grader.model_*`` and ``grader.small_convnet_*``, which compare
+with the bundled model named by an optional ``[model] reference = "lenet-course"`` table. All others
+must be names of ``convcheck.checks.list_checks()``.
 """
 
 from __future__ import annotations
