@@ -14,13 +14,14 @@ from convcheck.assignments.grader.spec import SpecError, available_specs, load_s
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["layers", "layers-cs231n", "arithmetic"])
-def test_bundled_specs_load_and_name_only_known_checks(name):
+@pytest.mark.parametrize("name, points, seed", [("layers", 195, 231), ("layers-cs231n", 195, 231),
+                                                ("arithmetic", 100, 231), ("conv-step-by-step", 88, 2017)])
+def test_bundled_specs_load_and_name_only_known_checks(name, points, seed):
     spec = load_spec(name)
     assert spec.name == name
-    assert spec.max_score == 100
+    assert spec.max_score == points   # layers: the first 8 functions' 100 points, then 95 for the other 13
     assert unknown_checks(spec) == []
-    assert spec.seed == 231 and spec.max_examples > 0
+    assert spec.seed == seed and spec.max_examples > 0
 
 
 def test_layers_specs_differ_only_in_the_division_contract():
@@ -30,7 +31,40 @@ def test_layers_specs_differ_only_in_the_division_contract():
     assert torch_rules.forbidden_imports == ("torch", "tensorflow", "jax", "scipy.signal", "convcheck")
     assert {f.name for f in torch_rules.functions} == {
         "affine_forward", "affine_backward", "relu_forward", "relu_backward", "conv_forward_naive",
-        "conv_backward_naive", "max_pool_forward_naive", "max_pool_backward_naive"}
+        "conv_backward_naive", "max_pool_forward_naive", "max_pool_backward_naive",
+        "svm_loss", "softmax_loss", "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+        "dropout_forward", "dropout_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+        "layernorm_forward", "layernorm_backward", "spatial_groupnorm_forward", "spatial_groupnorm_backward"}
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"assignment": {"name": "x", "convention": "cs231n"}}, "declared in the spec"),
+    ({"assignment": {"name": "x", "convention": "declared"}, "convention": {"returns": ["out"]}},
+     "[convention] 'returns' is not a field"),
+    ({"assignment": {"name": "x", "convention": "declared"},
+      "functions": [{"name": "f", "op": "conv_forward", "args": ["x", "w", "bias"],
+                     "checks": [{"check": "conv_forward.matches_torch", "points": 1}]}]},
+     "args entry 'bias' is not an input of conv_forward"),
+    ({"assignment": {"name": "x", "convention": "declared"},
+      "functions": [{"name": "f", "op": "conv_forward", "layouts": {"x": "CHWN"},
+                     "checks": [{"check": "conv_forward.matches_torch", "points": 1}]}]},
+     "layouts.x='CHWN'"),
+    ({"assignment": {"name": "x", "convention": "declared"},
+      "functions": [{"name": "f", "op": "conv_forward",
+                     "checks": [{"check": "conv_forward.matches_torch", "points": 1, "edge": "pad0"}]}]},
+     "edge='pad0' is not one of [[edges]]"),
+    ({"assignment": {"name": "x", "convention": "declared"},
+      "functions": [{"name": "f", "op": "relu_forward"},
+                    {"name": "g", "op": "relu_backward", "forward": "f", "args": ["dout"],
+                     "checks": [{"check": "relu_backward.matches_torch", "points": 1}]}]},
+     "must take 'cache'"),
+])
+def test_declared_conventions_are_validated_with_the_field_named(data, words):
+    for f in data.get("functions", []):
+        f.setdefault("checks", [{"check": "relu_forward.matches_torch", "points": 1}])
+    with pytest.raises(SpecError) as info:
+        parse_spec(data, source="t.toml")
+    assert words in str(info.value)
 
 
 def test_available_specs_lists_the_bundled_ones():

@@ -66,7 +66,8 @@ def test_py_stub_variant(name):
 
 def test_groups_put_a_backward_with_its_forward():
     names = [[f.name for f in g] for g in notebooks.groups(load_spec("layers"))]
-    assert ["conv_forward_naive", "conv_backward_naive"] in names and len(names) == 4
+    assert ["conv_forward_naive", "conv_backward_naive"] in names and len(names) == 11
+    assert ["batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt"] in names
     assert [[f.name for f in g] for g in notebooks.groups(load_spec("model"))] == [
         ["softmax_cross_entropy"], ["flatten_forward", "flatten_backward"], ["lenet_spec"], ["lenet_shapes"],
         ["lenet_params"], ["small_convnet_loss"]]
