@@ -55,3 +55,21 @@ def test_running_statistics_are_read_back_from_bn_param_with_a_diagnosis():
                    seed="practice", max_examples=BUDGET)
     [test] = [t for t in report.tests if t.function == "batchnorm_forward" and t.status != "passed"]
     assert "bn_param['running_var']" in test.output and "unbiased variance" in test.output
+
+
+def test_the_sandbox_returns_a_param_dict_as_the_call_left_it_only_when_asked(tmp_path):
+    import numpy as np
+
+    from convcheck.assignments.grader.loader import from_text
+    from convcheck.assignments.grader.sandbox import Sandbox
+
+    source = from_text("import numpy as np\n\ndef f(x, param):\n    param['running_mean'] = x.mean(axis=0)\n"
+                       "    param['n'] = param.get('n', 0) + 1\n    return x\n", "f.py")
+    with Sandbox(source, allow_weaker=True) as sb:
+        x = np.arange(6.0).reshape(3, 2)
+        sent = {"n": 4}
+        asked = sb.call("f", x, sent, return_args=[1])
+        assert asked.args_after[0]["n"] == 5
+        np.testing.assert_array_equal(asked.args_after[0]["running_mean"], [2.0, 3.0])
+        assert sent == {"n": 4}                       # the grader's own dict is never the worker's
+        assert sb.call("f", x, {"n": 1}).args_after is None
