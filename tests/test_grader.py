@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from _grader_specs import LAYERS8, LAYERS8_CS231N  # noqa: F401 - the 8-function layers spec
 from convcheck.assignments import grade, load_spec
 from convcheck.checks.profiles import examples
 from convcheck.cli import main as cli
@@ -26,7 +27,7 @@ SMALL = examples(6)  # reports, formats and plumbing: a handful of examples is e
 
 @pytest.fixture(scope="module")
 def solution_report():
-    return grade(SOLUTION, "layers", max_examples=SMALL)
+    return grade(SOLUTION, LAYERS8, max_examples=SMALL)
 
 
 # --- reports ---------------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def test_gradescope_results_follow_gradescopes_schema(solution_report):
     for test in data["tests"]:
         assert set(test) == {"name", "number", "score", "max_score", "status", "output", "visibility"}
         function, _, what = test["name"].partition(": ")
-        assert function in {f.name for f in load_spec("layers").functions} and what
+        assert function in {f.name for f in load_spec(LAYERS8).functions} and what
         assert test["status"] in ("passed", "failed") and test["visibility"] == "visible"
         assert 0 <= test["score"] <= test["max_score"]
         numbers.add(test["number"])
@@ -58,8 +59,8 @@ def test_gradescope_results_follow_gradescopes_schema(solution_report):
 
 def test_a_regrade_with_the_same_seed_is_byte_identical():
     mutant = CORPUS / "mutants" / "conv_backward_overwrite.py"
-    first = grade(mutant, "layers", max_examples=SMALL)
-    second = grade(mutant, "layers", max_examples=SMALL)
+    first = grade(mutant, LAYERS8, max_examples=SMALL)
+    second = grade(mutant, LAYERS8, max_examples=SMALL)
     assert first.score < first.max_score  # a failing report, with its counterexample, is the hard case
     assert first.to_json() == second.to_json()
     assert first.to_text(color=False) == second.to_text(color=False)
@@ -79,7 +80,7 @@ def test_missing_functions_score_zero_and_the_rest_is_graded(tmp_path):
     text = SOLUTION.read_text()
     start = text.index("def max_pool_backward_naive")
     (tmp_path / "partial.py").write_text(text[:start])
-    report = grade(tmp_path / "partial.py", "layers", max_examples=SMALL)
+    report = grade(tmp_path / "partial.py", LAYERS8, max_examples=SMALL)
     scores = report.function_scores()
     assert scores["max_pool_backward_naive"] == (0, 18)
     assert all(s == m for name, (s, m) in scores.items() if name != "max_pool_backward_naive")
@@ -89,14 +90,14 @@ def test_missing_functions_score_zero_and_the_rest_is_graded(tmp_path):
 
 def test_a_syntax_error_is_reported_with_file_and_line(tmp_path):
     (tmp_path / "broken.py").write_text(SOLUTION.read_text() + "\ndef oops(:\n    pass\n")
-    report = grade(tmp_path / "broken.py", "layers", max_examples=SMALL)
+    report = grade(tmp_path / "broken.py", LAYERS8, max_examples=SMALL)
     assert report.score == 0
     assert any("broken.py" in m and "line" in m for m in report.messages), report.messages
 
 
 def test_an_unreadable_submission_scores_zero_with_a_message(tmp_path):
     (tmp_path / "notes.txt").write_text("no code here")
-    report = grade(tmp_path / "notes.txt", "layers", max_examples=SMALL)
+    report = grade(tmp_path / "notes.txt", LAYERS8, max_examples=SMALL)
     assert report.score == 0 and "could not be read" in report.messages[0]
 
 
@@ -109,7 +110,7 @@ HOSTILE = CORPUS / "hostile"
 def hostile_spec():
     # a short time limit and a small memory cap keep the hostile cases quick; the modules the hostile files use
     # are allowed, so that the worker's run-time defences (not the import rules) are what they meet
-    spec = load_spec("layers")
+    spec = load_spec(LAYERS8)
     return dataclasses.replace(spec, call_timeout=3.0, memory_mb=768,
                                allowed_imports=spec.allowed_imports + ("ctypes", "sys", "os", "inspect", "signal", "gc"))
 
@@ -146,7 +147,7 @@ def test_a_notebook_with_magics_and_a_failing_cell_is_graded(hostile_spec):
 @pytest.mark.parametrize("name", ["forbidden_imports.py", "syntax_error.py", "pipe_forger.py", "forged_stdout.py"])
 def test_the_sandbox_hostile_fixtures_get_no_points_they_did_not_earn(name):
     path = ROOT / "tests" / "hostile" / name
-    report = grade(path, "layers", max_examples=SMALL)
+    report = grade(path, LAYERS8, max_examples=SMALL)
     # these define none of the assignment's functions, except forged_stdout's wrong relu_forward, which
     # keeps only the point for leaving x alone, whatever it prints
     earned = {t.name for t in report.tests if t.status == "passed"}
@@ -158,7 +159,7 @@ def test_the_sandbox_hostile_fixtures_get_no_points_they_did_not_earn(name):
 
 def test_cli_writes_gradescope_json(tmp_path, capsys):
     out = tmp_path / "results.json"
-    assert cli(["grade", str(SOLUTION), "--assignment", "layers", "--format", "gradescope",
+    assert cli(["grade", str(SOLUTION), "--assignment", LAYERS8, "--format", "gradescope",
                 "--out", str(out), "--examples", str(SMALL)]) == 0
     data = json.loads(out.read_text())
     assert data["score"] == 100 and len(data["tests"]) == 22
@@ -193,7 +194,8 @@ def test_batch_is_resumable_and_survives_a_broken_submission(tmp_path, capsys):
     assert cli(args) == 0
     assert "graded 4, skipped 0" in capsys.readouterr().out
     rows = {r["student"]: r for r in csv.DictReader(book.open())}
-    assert rows["ada"]["score"] == "100" and rows["brian"]["score"] == "100"
+    # the default spec (layers) grades the whole cs231n file: ada's has all 21 functions, brian's the first 8
+    assert rows["ada"]["score"] == "195" and rows["brian"]["score"] == "100"
     assert rows["carl"]["score"] == "0" and rows["carl"]["status"] == "graded"
     assert float(rows["dana"]["relu_forward"]) < 5 and rows["dana"]["conv_forward_naive"] == "20"
     reports = roster / "_reports"
@@ -214,7 +216,7 @@ def test_batch_is_resumable_and_survives_a_broken_submission(tmp_path, capsys):
 
 def test_gradescope_bundle_runs_end_to_end_in_a_fake_autograder_tree(tmp_path):
     bundle = tmp_path / "autograder.zip"
-    assert cli(["gradescope-bundle", "--assignment", "layers", "-o", str(bundle)]) == 0
+    assert cli(["gradescope-bundle", "--assignment", LAYERS8, "-o", str(bundle)]) == 0
     with zipfile.ZipFile(bundle) as zf:
         names = set(zf.namelist())
         assert {"setup.sh", "run_autograder", "layers.toml"} <= names
@@ -270,8 +272,8 @@ def test_self_check_grades_functions_given_as_objects_in_the_worker():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     functions = {name: getattr(module, name) for name in ("relu_forward", "relu_backward")}
-    report = self_check(functions, "layers")
+    report = self_check(functions, LAYERS8)
     scores = report.function_scores()
     assert scores["relu_forward"] == (5, 5) and scores["relu_backward"] == (5, 5)
     assert scores["conv_forward_naive"][0] == 0  # not given: "not defined", not a crash
-    assert self_check(SOLUTION, "layers").score == 100
+    assert self_check(SOLUTION, LAYERS8).score == 100

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from _grader_specs import LAYERS8, LAYERS8_CS231N  # noqa: F401 - the 8-function layers spec
 from convcheck.assignments import grade, load_spec
 from convcheck.assignments.grader.batch import BatchError, grade_folder, parse_shard, students
 from convcheck.cli import main as cli

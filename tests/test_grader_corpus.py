@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from _grader_specs import LAYERS8, LAYERS8_CS231N  # noqa: F401 - the 8-function layers spec
 from convcheck.assignments.grader.batch import grade_folder
 from convcheck.checks.profiles import examples
 
@@ -46,7 +47,7 @@ def graded(tmp_path_factory):
         for entry in entries(kind):
             target = folder / f"{kind}__{entry.name}"
             (shutil.copytree if entry.is_dir() else shutil.copy)(entry, target)
-    result = grade_folder(folder, "layers", jobs=2, gradebook=folder / "grades.csv", max_examples=BUDGET,
+    result = grade_folder(folder, LAYERS8, jobs=2, gradebook=folder / "grades.csv", max_examples=BUDGET,
                           progress=False)
     assert result.errors == {}
     reports = {}
@@ -123,5 +124,5 @@ def test_cs231n_contract_gives_full_marks_to_an_exact_division_solution():
     from convcheck.assignments import grade
 
     mutant = CORPUS / "mutants" / "conv_forward_assumes_exact_division.py"
-    report = grade(mutant, "layers-cs231n", max_examples=BUDGET)
+    report = grade(mutant, LAYERS8_CS231N, max_examples=BUDGET)
     assert report.score == report.max_score, [t.output[:300] for t in report.tests if t.status != "passed"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from _grader_specs import LAYERS8, LAYERS8_CS231N  # noqa: F401 - the 8-function layers spec
 from convcheck.assignments import grade, load_spec
 from convcheck.assignments.grader.grade import PRACTICE
 from convcheck.checks.profiles import examples
@@ -38,22 +39,22 @@ def lookup_table(tmp_path_factory):
 
 
 def test_a_lookup_table_of_the_public_seed_scores_next_to_nothing_by_default(lookup_table):
-    public = grade(lookup_table, "layers", seed=PRACTICE, max_examples=BUDGET)
+    public = grade(lookup_table, LAYERS8, seed=PRACTICE, max_examples=BUDGET)
     assert public.seed == 231 and public.score == 100   # the cheat works against the public seed ...
-    report = grade(lookup_table, "layers", max_examples=BUDGET)
+    report = grade(lookup_table, LAYERS8, max_examples=BUDGET)
     assert report.seed != 231
     assert report.score <= 20                          # ... and not against the default, secret one
 
 
 def test_the_secret_seed_is_recorded_and_replays_byte_identically(tmp_path):
     mutant = CORPUS / "mutants" / "conv_backward_overwrite.py"
-    first = grade(mutant, "layers", max_examples=examples(6))
-    assert first.seed != load_spec("layers").seed
+    first = grade(mutant, LAYERS8, max_examples=examples(6))
+    assert first.seed != load_spec(LAYERS8).seed
     assert first.to_gradescope()["extra_data"]["seed"] == first.seed == json.loads(first.to_json())["seed"]
     assert str(first.seed) not in first.to_text(color=False)
     assert str(first.seed) not in first.to_gradescope()["output"] + "".join(
         t["output"] for t in first.to_gradescope()["tests"])
-    replay = grade(mutant, "layers", seed=first.seed, max_examples=examples(6))
+    replay = grade(mutant, LAYERS8, seed=first.seed, max_examples=examples(6))
     assert replay.to_json() == first.to_json() and replay.to_text(color=False) == first.to_text(color=False)
 
 
@@ -64,7 +65,7 @@ def test_a_changed_submission_gets_another_seed(tmp_path):
     from convcheck.assignments.grader.grade import resolve_seed
     from convcheck.assignments.grader.loader import load_submission_source
 
-    spec = load_spec("layers")
+    spec = load_spec(LAYERS8)
     a = resolve_seed(spec, None, load_submission_source(tmp_path / "a.py").files, "a.py")
     again = resolve_seed(spec, None, load_submission_source(tmp_path / "a.py").files, "a.py")
     b = resolve_seed(spec, None, load_submission_source(tmp_path / "b.py").files, "b.py")
@@ -85,7 +86,7 @@ def test_the_secret_file_is_made_once_private(tmp_path, monkeypatch):
 # --- 2. fair scoring --------------------------------------------------------------------------------
 
 def test_zero_stubs_score_zero():
-    report = grade(TRICKS / "zeros.py", "layers", max_examples=BUDGET)
+    report = grade(TRICKS / "zeros.py", LAYERS8, max_examples=BUDGET)
     assert report.score == 0
     aux = [t for t in report.tests if t.check in ("grader.no_input_mutation", "grader.fresh_cache")]
     assert aux and all("Not counted" in t.output for t in aux)
@@ -96,8 +97,8 @@ def test_zero_stubs_score_zero():
     ("pool_backward_refuses_overlap.py", "pool_backward_overwrite.py", "max_pool_backward_naive"),
 ])
 def test_refusing_in_the_forward_does_not_hide_a_backward_bug(trick, plain, function):
-    tricked = grade(TRICKS / trick, "layers", max_examples=BUDGET, seed=232)
-    mutant = grade(CORPUS / "mutants" / plain, "layers", max_examples=BUDGET, seed=232)
+    tricked = grade(TRICKS / trick, LAYERS8, max_examples=BUDGET, seed=232)
+    mutant = grade(CORPUS / "mutants" / plain, LAYERS8, max_examples=BUDGET, seed=232)
     assert tricked.score <= mutant.score < 100
     assert tricked.function_scores()[function][0] <= mutant.function_scores()[function][0]
     said = "\n".join(t.output for t in tricked.tests if t.function == function)
@@ -107,7 +108,7 @@ def test_refusing_in_the_forward_does_not_hide_a_backward_bug(trick, plain, func
 def test_a_forward_that_raises_fails_its_backward_example_with_a_message():
     from convcheck.assignments.grader import conventions
 
-    spec = load_spec("layers")
+    spec = load_spec(LAYERS8)
     backward = spec.function("relu_backward")
 
     class Runner:
@@ -153,7 +154,7 @@ def affine_backward(dout, cache):
 def _small_spec(tmp_path, function_budget, submission_budget):
     import dataclasses
 
-    spec = load_spec("layers")
+    spec = load_spec(LAYERS8)
     keep = ("affine_forward", "affine_backward", "relu_forward", "relu_backward")
     return dataclasses.replace(spec, functions=tuple(f for f in spec.functions if f.name in keep),
                                function_budget=function_budget, submission_budget=submission_budget)
@@ -175,7 +176,7 @@ def test_a_submission_slow_on_every_call_ends_within_its_budget(tmp_path):
 
 
 def test_budgets_are_read_from_the_spec():
-    spec = load_spec("layers")
+    spec = load_spec(LAYERS8)
     assert spec.function_budget == 60 and spec.submission_budget == 300
 
 
@@ -213,7 +214,7 @@ MALFORMED = {
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_a_malformed_submission_gets_a_report_with_zero_points(case, tmp_path, capsys):
     path = MALFORMED[case](tmp_path)
-    report = grade(path, "layers", max_examples=3)
+    report = grade(path, LAYERS8, max_examples=3)
     assert report.score == 0 and not report.internal_error
     said = " ".join(report.messages) + report.tests[0].output
     assert any(word in said for word in ("could not be read", "cannot be compiled", "the cell was not run")), said
@@ -229,7 +230,7 @@ def test_an_internal_error_of_the_grader_is_a_report_that_says_so(monkeypatch):
         raise KeyError("a grader bug")
 
     monkeypatch.setattr(grade_module, "forbidden_uses", broken)
-    report = grade(SOLUTION, "layers", max_examples=3)
+    report = grade(SOLUTION, LAYERS8, max_examples=3)
     assert report.score == 0 and "KeyError" in report.internal_error
     assert "internal error" in report.messages[0] and "Traceback" not in report.to_text(color=False)
     assert json.loads(report.to_json())["internal_error"]
@@ -238,6 +239,6 @@ def test_an_internal_error_of_the_grader_is_a_report_that_says_so(monkeypatch):
 # --- tour stumbles ---------------------------------------------------------------------------------
 
 def test_the_wrong_assignment_is_named():
-    report = grade(ROOT / "solutions" / "model_solution.py", "layers", max_examples=3)
+    report = grade(ROOT / "solutions" / "model_solution.py", LAYERS8, max_examples=3)
     assert report.score == 0
     assert any("did you mean --assignment model" in m for m in report.messages), report.messages
