@@ -27,8 +27,8 @@ def losing(report) -> list[str]:
 
 def test_the_spec_declares_the_course_and_its_numpy():
     spec = load_spec("conv-step-by-step")
-    assert [f.name for f in spec.functions] == ["zero_pad", "conv_single_step", "conv_forward", "pool_forward",
-                                                "conv_backward", "create_mask_from_window", "distribute_value",
+    assert [f.name for f in spec.functions] == ["zero_pad", "conv_single_step", "conv_forward", "conv_backward",
+                                                "create_mask_from_window", "distribute_value", "pool_forward",
                                                 "pool_backward"]
     assert spec.function("conv_forward").layouts == {"x": "NHWC", "w": "HWCF", "b": "111F"}
     assert "numpy" in Path(spec.source).read_text()
@@ -55,6 +55,14 @@ def test_a_failure_on_a_contract_edge_says_the_course_does_not_cover_it(mutant, 
     report = grade(HERE / "mutants" / f"{mutant}.py", "conv-step-by-step", seed="practice", max_examples=BUDGET)
     failed = [t.output for t in report.tests if t.status != "passed"]
     assert failed and any(words in text for text in failed)
+
+
+def test_the_edge_note_is_given_only_when_the_failing_case_is_at_the_edge():
+    # the max mask from x > max fails pool_backward at stride 1 too: no stride note there
+    report = grade(HERE / "mutants" / "mask_greater_than_max.py", "conv-step-by-step", seed="practice",
+                   max_examples=BUDGET)
+    failed = [t.output for t in report.tests if t.function == "pool_backward" and t.status != "passed"]
+    assert failed and not any("stride" in text and "Note:" in text and "(stride=1," in text for text in failed)
 
 
 def test_channels_last_feedback_shows_the_students_layouts():

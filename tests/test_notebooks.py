@@ -17,7 +17,7 @@ from convcheck.assignments import notebooks
 from convcheck.assignments.grader.spec import load_spec
 from convcheck.cli import main
 
-ASSIGNMENTS = ["arithmetic", "layers", "model"]
+ASSIGNMENTS = ["arithmetic", "layers", "model", "conv-step-by-step"]
 
 
 def _tags(cell) -> list[str]:

@@ -304,7 +304,7 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
         else:
             shown = conventions.variant_for(fspec, item.check)
             output = _cut_output(_safe_failure_text(assignment, shown, item, message, counterexample, impl, hint))
-            if item.edge:   # a contract edge the course's own hint or tests do not cover ([[edges]])
+            if item.edge and _at_edge(item, counterexample):   # an edge the course's hint/tests miss
                 output = _cut_output(output + "\nNote: " + item.edge)
             if _is_stop(message or ""):
                 stops[_stop_key(message)] = name
@@ -324,6 +324,19 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
                             f"when {fspec.name}'s values are right, and "
                             f"{', '.join(repr(v.name.split(': ', 1)[1]) for v in failed_values)} failed.")
     return tests
+
+
+def _at_edge(item: CheckItem, counterexample) -> bool:
+    """Whether the shrunk failing case is on the check's contract edge (``[[edges]] when``)."""
+    from .spec import edge_applies
+
+    if not item.edge_when:
+        return True
+    try:
+        case = feedback.case_from_dict(counterexample) if counterexample else None
+    except Exception:
+        case = None
+    return case is not None and edge_applies(item.edge_when, case.options)
 
 
 def _stop_key(message: str) -> str:

@@ -145,6 +145,29 @@ GRADER_CHECKS = {
 }
 
 
+import re as _re
+
+_EDGE_WHEN = _re.compile(r"([A-Za-z_]\w*)\s*(==|!=|>=|<=|>|<)\s*(-?\d+)")
+
+
+def edge_applies(when: str | None, options: dict) -> bool:
+    """Whether an edge's ``when`` (``"stride > 1"``) holds for a case's options (a per-dimension option
+    holds when any dimension does; ``stride`` None means the window, as pooling defines it)."""
+    if not when:
+        return True
+    name, op, number = _EDGE_WHEN.fullmatch(when.strip()).groups()
+    value = options.get(name)
+    if value is None and name == "stride":
+        value = options.get("kernel")
+    if value is None:
+        return False
+    values = [v for v in (value if isinstance(value, (tuple, list)) else [value])]
+    flat = [x for v in values for x in (v if isinstance(v, (tuple, list)) else [v])]
+    n = int(number)
+    test = {"==": n.__eq__, "!=": n.__ne__, ">": n.__lt__, ">=": n.__le__, "<": n.__gt__, "<=": n.__ge__}[op]
+    return any(isinstance(x, int) and test(x) for x in flat)
+
+
 class SpecError(ValueError):
     """A spec that cannot be used; the message names the file and the field."""
 
@@ -161,6 +184,8 @@ class CheckItem:
     options: dict = field(default_factory=dict, compare=False)
     #: shown with a failure: the course's own hint or tests do not cover this case (``[[edges]]``)
     edge: str | None = None
+    #: when the edge applies: ``"OPTION OP INT"`` on the failing case's options (None: always)
+    edge_when: str | None = None
 
     @property
     def is_grader_check(self) -> bool:
@@ -295,7 +320,11 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
     for k, e in enumerate(data.get("edges") or []):
         if not isinstance(e, dict) or not e.get("name") or not str(e.get("feedback", "")).strip():
             raise SpecError(f"{source}: edges[{k}] needs 'name' and 'feedback'")
-        edges[e["name"]] = str(e["feedback"]).strip()
+        when = e.get("when")
+        if when is not None and not _EDGE_WHEN.fullmatch(str(when).strip()):
+            raise SpecError(f"{source}: edges[{k}].when={when!r}, but should read 'OPTION OP INT' "
+                            "(padding == 0, stride > 1)")
+        edges[e["name"]] = (str(e["feedback"]).strip(), str(when).strip() if when else None)
     for i, f in enumerate(data.get("functions") or []):
         where = f"{source}: functions[{i}]"
         for key in ("name", "op"):
@@ -319,7 +348,7 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
             if edge is not None and edge not in edges:
                 raise SpecError(f"{where}.checks[{j}]: edge={edge!r} is not one of [[edges]] ({sorted(edges)})")
             items.append(CheckItem(c["check"], c.get("title") or c["check"], float(c["points"]), c.get("hint"),
-                                   options, edges[edge] if edge else None))
+                                   options, edges[edge][0] if edge else None, edges[edge][1] if edge else None))
         if not items:
             raise SpecError(f"{where}: function {f['name']!r} has no checks")
         functions.append(_function(f, tuple(items), convention, head["convention"], where))
