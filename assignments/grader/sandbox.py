@@ -475,7 +475,7 @@ class Sandbox:
 
     def __init__(self, submission, *, forbidden_imports=(), allowed_imports=None, call_timeout=5.0, memory_mb=1024,
                  cpu_seconds=60, output_limit=20_000, load_timeout=30.0, max_return_mb=64, file_mb=16, disk_mb=64,
-                 max_files=256, prefer=(), allow_weaker=False):
+                 max_files=256, prefer=(), allow_weaker=False, numpy=None):
         self.source = submission if isinstance(submission, SubmissionSource) \
             else load_submission_source(submission, prefer=prefer)
         self.forbidden_imports = tuple(forbidden_imports)
@@ -488,7 +488,7 @@ class Sandbox:
         self.memory_mb, self.cpu_seconds, self.file_mb = int(memory_mb), int(cpu_seconds), int(file_mb)
         self.output_limit = int(output_limit)
         self.max_return_bytes = int(max_return_mb * 2**20)
-        self.env = worker_environment()
+        self.env = worker_environment(numpy)  # EnvironmentBuildError when a spec's NumPy cannot be had
         _clear_stale_once(self.env)
         self.restarts = 0
         self._worker: _Worker | None = None
@@ -823,11 +823,12 @@ def refuse_weaker_sandbox(allowed: bool):
         raise SandboxTooWeak(missing, applied)
 
 
-def check_sandbox(out=None) -> int:
-    """``convcheck grade --check-sandbox``: start one worker, print what it could apply, promise by promise.
+def check_sandbox(out=None, numpy=None) -> int:
+    """``convcheck grade --check-sandbox``: start one worker (making its environment, with the NumPy an
+    assignment names, if it is not cached yet), print what it could apply, promise by promise.
     Returns 0 when grading is allowed, 2 when a required promise cannot be kept here."""
     out = out or sys.stdout
-    with Sandbox.from_source("def ready():\n    return True\n", allow_weaker=True) as sb:
+    with Sandbox.from_source("def ready():\n    return True\n", allow_weaker=True, numpy=numpy) as sb:
         ok = sb.call("ready").value is True
         applied = dict(sb.confinement)
     print(f"worker environment: {sb.env.root} (Python {sys.version.split()[0]}, NumPy {sb.env.numpy_version})",

@@ -29,6 +29,8 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
     disk_mb = 64                     # bytes the worker may leave in its working folder ...
     max_files = 256                  # ... and files (checked during and after every call)
     allow_weaker_sandbox = false     # true: grade even where a promise of the sandbox cannot be kept
+    numpy = "<2"                     # the NumPy the course's students use (default: the grader's own);
+                                     # installed once into the worker's environment, named in every report
 
     [[functions]]
     name = "conv_forward_naive"      # what the submission must define
@@ -144,6 +146,7 @@ class Assignment:
     disk_mb: int = 64
     max_files: int = 256
     allow_weaker_sandbox: bool = False
+    numpy: str | None = None
     function_budget: float | None = 60.0
     submission_budget: float | None = 300.0
     load_timeout: float = 30.0
@@ -256,11 +259,25 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         disk_mb=int(limits.get("disk_mb", 64)),
         max_files=int(limits.get("max_files", 256)),
         allow_weaker_sandbox=bool(limits.get("allow_weaker_sandbox", False)),
+        numpy=_numpy_requirement(limits.get("numpy"), source),
         function_budget=_budget(limits, "function_budget", 60.0, source),
         submission_budget=_budget(limits, "submission_budget", 300.0, source),
         load_timeout=float(limits.get("load_timeout", 30.0)),
         extra={k: v for k, v in data.items() if k not in ("assignment", "contract", "budget", "limits", "functions")},
     )
+
+
+def _numpy_requirement(value, source: str) -> str | None:
+    if value is None:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        SpecifierSet(str(value))
+    except InvalidSpecifier:
+        raise SpecError(f"{source}: [limits] numpy={value!r} is not a version requirement "
+                        "(e.g. \"<2\" or \"==1.26.4\")") from None
+    return str(value)
 
 
 def _module_list(value, key: str, source: str) -> tuple[str, ...]:
