@@ -92,3 +92,27 @@ def reduction_length(case, output: str) -> int:
         return max(1, max(w.shape[0], w.shape[1], x.shape[1]) * window, x.shape[0] * per_sample)
     sizes = [a.size for a in case.inputs if hasattr(a, "size")]
     return max([1] + sizes)
+
+
+# --- issue 14: the rest of cs231n's layers file -------------------------------------------------------
+# Kept apart from OPS until the grader's checks for them are wired (issue 14, item 2): merging this
+# table into OPS makes properties.py generate their differential and gradient checks. Strategies of
+# cases: checks/norm_cases.py; torch oracles: the same names in checks/adapters/torch.py; the random
+# op (inverted dropout) is graded by the properties of checks/dropout.py, not by values.
+_NORM = ("x", "gamma", "beta")
+_COURSE_TABLE = [
+    OpSpec("batchnorm_running_update", ("x", "running_mean", "running_var"), ("running_mean", "running_var")),
+    OpSpec("batchnorm_test_forward", _NORM + ("running_mean", "running_var"), ("out",)),
+    OpSpec("batchnorm_test_backward", ("dout",) + _NORM + ("running_mean", "running_var"), ("dx", "dgamma", "dbeta"),
+           forward="batchnorm_test_forward"),
+    OpSpec("batchnorm_backward_alt", ("dout",) + _NORM, ("dx", "dgamma", "dbeta"), forward="batchnorm_forward"),
+    *_pair("spatial_batchnorm", _NORM, True),
+    *_pair("layernorm", _NORM, False),
+    *_pair("groupnorm", _NORM, True),
+    OpSpec("svm_loss", ("x", "y"), ("loss", "dx")),
+    OpSpec("softmax_loss", ("x", "y"), ("loss", "dx")),
+    *_pair("inverted_dropout", ("x",), False),
+]
+
+#: name -> OpSpec of the normalisation, loss and dropout ops of issue 14 (not yet part of OPS).
+COURSE_OPS: dict[str, OpSpec] = {spec.name: spec for spec in _COURSE_TABLE}

@@ -93,3 +93,14 @@ def overridden(override: dict | None):
         yield
     finally:
         _OVERRIDE.reset(token)
+
+
+def normalization_tolerance(dtype="float64", m: int = 1) -> Tolerance:
+    """Tolerance for a normalisation over ``m`` values (batch/layer/group norm, forward or backward).
+
+    Each output passes through three reductions of length m (μ, σ², and in the backward the two
+    means of dx̂ and dx̂·x̂), then a division by σ: with inputs drawn away from zero variance
+    (distinct values, so σ is at least a fraction of their spacing) the error stays that of a
+    sum of 3·m products.
+    """
+    return tolerance(dtype, 3 * max(1, int(m)))

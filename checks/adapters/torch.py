@@ -234,6 +234,87 @@ class TorchOps:
     def binary_cross_entropy(self, logits, targets):
         return self._loss(lambda z, y: F.binary_cross_entropy_with_logits(z, y.to(z.dtype)), logits, targets)
 
+    # -- issue 14: normalisation, cs231n's losses, inverted dropout --------------------------------
+    # Same signatures as convcheck.reference.norm / losses / dropout; see their docstrings for the maths
+    # and for how torch's conventions map onto cs231n's (momentum, unbiased variance, SVM's 1/C).
+    def batchnorm_running_update(self, x, running_mean, running_var, momentum=0.9, unbiased=False):
+        """torch's own running-statistics update (``F.batch_norm(training=True)`` on buffers, with
+        torch's momentum ``1 − momentum``), then, for cs231n's biased variance, torch's unbiased batch
+        variance scaled back by (m − 1)/m: ``rv = momentum·rv + (rv_torch − momentum·rv)·(m − 1)/m``."""
+        xt = self._t(x)
+        rm, rv = self._t(running_mean).clone(), self._t(running_var).clone()
+        with torch.no_grad():
+            F.batch_norm(xt, rm, rv, None, None, training=True, momentum=1 - momentum)
+        if not unbiased:
+            m = xt.numel() // xt.shape[1]
+            old = momentum * self._t(running_var)
+            rv = old + (rv - old) * ((m - 1) / m)
+        return self._np(rm), self._np(rv)
+
+    @staticmethod
+    def _bn_test(x, gamma, beta, running_mean, running_var, eps):
+        return F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=eps)
+
+    def batchnorm_test_forward(self, x, gamma, beta, running_mean, running_var, eps=1e-5):
+        with torch.no_grad():
+            return self._np(self._bn_test(self._t(x), self._t(gamma), self._t(beta), self._t(running_mean),
+                                          self._t(running_var), eps))
+
+    def batchnorm_test_backward(self, dout, x, gamma, beta, running_mean, running_var, eps=1e-5):
+        return self._grads(lambda x, g, b, rm, rv: self._bn_test(x, g, b, rm, rv, eps), dout,
+                           (x, gamma, beta, running_mean, running_var), wrt=(0, 1, 2))
+
+    def batchnorm_backward_alt(self, dout, x, gamma, beta, eps=1e-5):
+        return self.batchnorm_backward(dout, x, gamma, beta, eps)
+
+    def spatial_batchnorm_forward(self, x, gamma, beta, eps=1e-5):
+        return self.batchnorm_forward(x, gamma, beta, eps)
+
+    def spatial_batchnorm_backward(self, dout, x, gamma, beta, eps=1e-5):
+        return self.batchnorm_backward(dout, x, gamma, beta, eps)
+
+    @staticmethod
+    def _layernorm(x, gamma, beta, eps):
+        return F.layer_norm(x, tuple(x.shape[1:]), gamma, beta, eps=eps)
+
+    def layernorm_forward(self, x, gamma, beta, eps=1e-5):
+        with torch.no_grad():
+            return self._np(self._layernorm(self._t(x), self._t(gamma), self._t(beta), eps))
+
+    def layernorm_backward(self, dout, x, gamma, beta, eps=1e-5):
+        return self._grads(lambda x, g, b: self._layernorm(x, g, b, eps), dout, (x, gamma, beta))
+
+    def groupnorm_forward(self, x, gamma, beta, groups, eps=1e-5):
+        with torch.no_grad():
+            return self._np(F.group_norm(self._t(x), groups, self._t(gamma), self._t(beta), eps=eps))
+
+    def groupnorm_backward(self, dout, x, gamma, beta, groups, eps=1e-5):
+        return self._grads(lambda x, g, b: F.group_norm(x, groups, g, b, eps=eps), dout, (x, gamma, beta))
+
+    def svm_loss(self, x, y):
+        """``F.multi_margin_loss(margin=1)`` averages over N and C; cs231n's hinge loss over N only: × C."""
+        return self._loss(lambda z, y: F.multi_margin_loss(z, y.long(), p=1, margin=1.0) * z.shape[1], x, y)
+
+    def softmax_loss(self, x, y):
+        return self.softmax_cross_entropy(x, y)
+
+    def inverted_dropout_forward(self, x, p=0.5, seed=None, mode="train"):
+        """torch has no dropout with a given mask: the course's mask (reference.dropout) applied with torch
+        arithmetic, ``x · mask / p``. Random ops are graded by properties (checks.dropout), not by this."""
+        if mode == "test":
+            return np.array(x, copy=True)
+        from convcheck.reference.dropout import inverted_dropout_mask
+        with torch.no_grad():
+            mask = self._t(inverted_dropout_mask(np.shape(x), p, seed))
+            return self._np(self._t(x) * mask / p)
+
+    def inverted_dropout_backward(self, dout, x, p=0.5, seed=None, mode="train"):
+        if mode == "test":
+            return np.array(dout, copy=True)
+        from convcheck.reference.dropout import inverted_dropout_mask
+        mask = self._t(inverted_dropout_mask(np.shape(x), p, seed))
+        return self._grads(lambda x: x * mask / p, dout, (x,))
+
     def __repr__(self):
         return f"convcheck.checks.adapters.torch.make({str(self.device)!r})"
 
