@@ -424,3 +424,22 @@ def test_the_worker_is_never_filesystem_root(tmp_path):
         assert 0 not in ids
     else:
         assert ids == [os.getuid()] * 5
+
+
+def test_the_worker_tree_imports_only_the_standard_library_and_numpy():
+    """The boundary shows in the imports: nothing under worker/ imports convcheck (or anything but the
+    standard library and NumPy), and its modules load one another by file path, never as a package."""
+    import ast
+
+    worker = ROOT / "assignments" / "grader" / "worker"
+    allowed = set(sys.stdlib_module_names) | {"numpy"}
+    for path in sorted(worker.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}:{node.lineno} uses a relative import"
+                tops = {node.module.split(".")[0]}
+            else:
+                continue
+            assert tops <= allowed, f"{path.name}:{node.lineno} imports {sorted(tops - allowed)}"
