@@ -135,6 +135,12 @@ def _plus(node: ast.expr, k: int) -> ast.expr:
     """``node + k`` (folded when node is an int literal)."""
     if _is_int(node):
         return ast.Constant(node.value + k)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and _is_int(node.right):
+        c = node.right.value + (k if isinstance(node.op, ast.Add) else -k)   # fold: k + 2 → k + 3
+        if c == 0:
+            return copy.deepcopy(node.left)
+        op = type(node.op) if c > 0 else (ast.Sub if isinstance(node.op, ast.Add) else ast.Add)
+        return ast.BinOp(copy.deepcopy(node.left), op(), ast.Constant(abs(c)))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and _is_int(node.operand):
         return ast.Constant(-node.operand.value + k)
     return ast.BinOp(copy.deepcopy(node), ast.Add() if k > 0 else ast.Sub(), ast.Constant(abs(k)))
@@ -355,6 +361,8 @@ def _render(source: bytes, starts, node, replacement) -> list[bytes]:
         # an operator changed in place keeps the author's spacing and parentheses
         if type(node) is type(replacement) and isinstance(node, (ast.BinOp, ast.Compare, ast.BoolOp)):
             candidates.append(_swap_operator_text(node, replacement, old, starts, a))
+        if isinstance(node, ast.Tuple) and not old.startswith("(") and text.startswith("("):
+            candidates.append(text[1:-1])          # `for i, j in` stays without parentheses
         candidates.append(text)
         candidates.append(f"({text})")
     return [source[:a] + c.encode("utf-8") + source[b:] for c in candidates if c is not None]
