@@ -129,7 +129,9 @@ def main(argv=None) -> int:
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--fresh", action="store_true", help="ignore earlier results")
     ap.add_argument("--trust-killed", action="store_true",
-                    help="reuse killed results even if the tests changed since (tests only grew)")
+                    help="reuse a killed result of the same mutant ID even if the module or its tests changed "
+                         "since (right while tests only grow and the mutated statement is unchanged)")
+    ap.add_argument("--ids", nargs="+", default=None, help="run only these mutant IDs (no sampling)")
     args = ap.parse_args(argv)
     names = [Path(f).name for f in args.files]
     for n in names:
@@ -148,7 +150,10 @@ def main(argv=None) -> int:
         everything = generate(src, equivalents=table, filename=f"reference/{n}")
         for stale in stale_equivalents(everything, table):
             print(f"warning: {EQUIVALENTS.name} marks {n} {stale}, which no mutant has now", file=sys.stderr)
-        chosen[n] = sample(everything, args.per_file, args.seed) if args.per_file else everything
+        if args.ids:
+            chosen[n] = [m for m in everything if m.id in args.ids]
+        else:
+            chosen[n] = sample(everything, args.per_file, args.seed) if args.per_file else everything
 
     done: dict[tuple[str, str], dict] = {}
     if args.results.exists() and not args.fresh:
@@ -159,11 +164,12 @@ def main(argv=None) -> int:
 
     def reusable(n, m):
         r = done.get((n, m.id))
-        if r is None or r["source_sha"] != sha(m.source):
+        if r is None:
             return None
-        if r["tests_sha"] == tests_sha[n] or (args.trust_killed and r["status"] in ("killed", "timeout")):
+        if r["source_sha"] == sha(m.source) and r["tests_sha"] == tests_sha[n]:
             return r
-        return None
+        # the same ID is the same change of the same statement; more tests can only kill more
+        return r if args.trust_killed and r["status"] in ("killed", "timeout") else None
 
     todo = [(n, m) for n in names for m in chosen[n] if m.equivalent is None and reusable(n, m) is None]
     print(f"{sum(map(len, chosen.values()))} mutants sampled, {len(todo)} to run "
