@@ -63,13 +63,13 @@ def load_equivalents(path: Path) -> dict[str, dict[str, str]]:
 class Workspace:
     """A private copy of the package and tests: mutants are written here, never into the tree."""
 
-    def __init__(self, parent: Path, name: str):
+    def __init__(self, parent: Path, name: str, src: Path):
         self.root = parent / name
         ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.pyc")
-        for dest, src in LAYOUT.items():
-            shutil.copytree(ROOT / src, self.root / dest, ignore=ignore, dirs_exist_ok=True)
-        shutil.copytree(ROOT / "tests", self.root / "tests", ignore=ignore)
-        shutil.copy(ROOT / "pyproject.toml", self.root / "pyproject.toml")
+        for dest, tree in LAYOUT.items():
+            shutil.copytree(src / tree, self.root / dest, ignore=ignore, dirs_exist_ok=True)
+        shutil.copytree(src / "tests", self.root / "tests", ignore=ignore)
+        shutil.copy(src / "pyproject.toml", self.root / "pyproject.toml")
         self.env = {**os.environ, "PYTHONPATH": str(self.root), "PYTHONDONTWRITEBYTECODE": "1",
                     "CONVCHECK_PROFILE": "ci", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                     "OPENBLAS_NUM_THREADS": "1"}
@@ -131,6 +131,9 @@ def main(argv=None) -> int:
     ap.add_argument("--trust-killed", action="store_true",
                     help="reuse a killed result of the same mutant ID even if the module or its tests changed "
                          "since (right while tests only grow and the mutated statement is unchanged)")
+    ap.add_argument("--rev", default=None,
+                    help="measure a git revision's reference and tests (e.g. a 'before' figure) instead of the tree")
+    ap.add_argument("--report", action="store_true", help="print the report of the results so far, run nothing")
     ap.add_argument("--ids", nargs="+", default=None, help="run only these mutant IDs (no sampling)")
     args = ap.parse_args(argv)
     names = [Path(f).name for f in args.files]
@@ -138,22 +141,47 @@ def main(argv=None) -> int:
         if n not in PLAN:
             ap.error(f"no test plan for {n}; known: {', '.join(PLAN)}")
 
-    equivalents = load_equivalents(EQUIVALENTS)
-    tests_sha = {n: sha("".join((ROOT / f).read_text() for f in [*PLAN[n][0], *PLAN[n][1], *HELPERS]
-                                if (ROOT / f).exists())) for n in names}
+    with tempfile.TemporaryDirectory(prefix="convcheck-mutation-") as tmp:
+        src = ROOT
+        if args.rev:
+            src = Path(tmp) / "src"
+            src.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.rev, "reference", "checks",
+                                      "assignments", "convcheck", "tests", "pyproject.toml"],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        return run(args, names, src, Path(tmp))
+
+
+def pick_order(mutants: list[Mutant], n: int, seed: int) -> list[Mutant]:
+    """The first ``n`` of sample()'s picks, in the order picked: every prefix of the run is itself an
+    even sample (``sample(k) ⊂ sample(k + 1)``), so a run cut short still measures every function."""
+    order, seen = [], set()
+    for k in range(1, min(n, len(mutants)) + 1):
+        for m in sample(mutants, k, seed):
+            if m.id not in seen:
+                seen.add(m.id)
+                order.append(m)
+    return order
+
+
+def run(args, names, src: Path, tmp: Path) -> int:
+    equivalents = load_equivalents(src / "tests" / EQUIVALENTS.name if args.rev else EQUIVALENTS)
+    tests_sha = {n: sha("".join((src / f).read_text() for f in [*PLAN[n][0], *PLAN[n][1], *HELPERS]
+                                if (src / f).exists())) for n in names}
     chosen: dict[str, list[Mutant]] = {}
     originals = {}
     for n in names:
-        src = (ROOT / "reference" / n).read_text()
-        originals[n] = src
+        text = (src / "reference" / n).read_text()
+        originals[n] = text
         table = equivalents.get(n, {})
-        everything = generate(src, equivalents=table, filename=f"reference/{n}")
+        everything = generate(text, equivalents=table, filename=f"reference/{n}")
         for stale in stale_equivalents(everything, table):
             print(f"warning: {EQUIVALENTS.name} marks {n} {stale}, which no mutant has now", file=sys.stderr)
         if args.ids:
             chosen[n] = [m for m in everything if m.id in args.ids]
         else:
-            chosen[n] = sample(everything, args.per_file, args.seed) if args.per_file else everything
+            chosen[n] = pick_order(everything, args.per_file or len(everything), args.seed)
 
     done: dict[tuple[str, str], dict] = {}
     if args.results.exists() and not args.fresh:
@@ -171,56 +199,65 @@ def main(argv=None) -> int:
         # the same ID is the same change of the same statement; more tests can only kill more
         return r if args.trust_killed and r["status"] in ("killed", "timeout") else None
 
-    todo = [(n, m) for n in names for m in chosen[n] if m.equivalent is None and reusable(n, m) is None]
+    # files interleaved, each in pick order: a run cut short has measured every file evenly
+    queues = [[(n, m) for m in chosen[n] if m.equivalent is None and reusable(n, m) is None] for n in names]
+    todo = [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+    if args.report:
+        todo = []
     print(f"{sum(map(len, chosen.values()))} mutants sampled, {len(todo)} to run "
           f"({args.jobs} jobs, seed {args.seed}, {args.per_file or 'all'} per file)", flush=True)
 
     procs: set = set()
     lock = threading.Lock()
     stop = threading.Event()
-    with tempfile.TemporaryDirectory(prefix="convcheck-mutation-") as tmp:
-        pool_ws = [Workspace(Path(tmp), f"w{i}") for i in range(max(1, args.jobs))]
-        check = subprocess.run([sys.executable, "-c", "import convcheck.reference as r; print(r.__file__)"],
-                               cwd=pool_ws[0].root, env=pool_ws[0].env, capture_output=True, text=True)
-        if not check.stdout.startswith(str(pool_ws[0].root)):
-            print(f"the private copy is not what imports: {check.stdout or check.stderr}", file=sys.stderr)
-            return 2
-        free = list(pool_ws)
+    pool_ws = [Workspace(tmp, f"w{i}", src) for i in range(max(1, args.jobs))]
+    check = subprocess.run([sys.executable, "-c", "import convcheck.reference as r; print(r.__file__)"],
+                           cwd=pool_ws[0].root, env=pool_ws[0].env, capture_output=True, text=True)
+    if not check.stdout.startswith(str(pool_ws[0].root)):
+        print(f"the private copy is not what imports: {check.stdout or check.stderr}", file=sys.stderr)
+        return 2
+    free = list(pool_ws)
 
-        def job(n, m):
-            if stop.is_set():
-                return None
-            with lock:
-                ws = free.pop()
-            try:
-                return run_mutant(ws, n, m, originals[n], args.timeout, procs)
-            finally:
-                with lock:
-                    free.append(ws)
-
+    def job(n, m):
+        if stop.is_set():
+            return None
+        with lock:
+            ws = free.pop()
         try:
-            with ThreadPoolExecutor(max_workers=len(pool_ws)) as ex, args.results.open("a") as out:
-                futures = {ex.submit(job, n, m): (n, m) for n, m in todo}
-                for i, fut in enumerate(as_completed(futures), 1):
-                    n, m = futures[fut]
-                    r = fut.result()
-                    if r is None:
-                        continue
-                    r = {"file": n, "id": m.id, "source_sha": sha(m.source), "tests_sha": tests_sha[n], **r}
-                    done[(n, m.id)] = r
-                    out.write(json.dumps(r) + "\n")
-                    out.flush()
-                    print(f"[{i}/{len(todo)}] {n} {m.id} {r['status']} {r['by']} ({r['seconds']}s)", flush=True)
-        except KeyboardInterrupt:
-            stop.set()
-            for p in list(procs):
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            print("\ninterrupted: results so far are kept; run again to resume", file=sys.stderr)
-            return 130
+            return run_mutant(ws, n, m, originals[n], args.timeout, procs)
+        finally:
+            with lock:
+                free.append(ws)
 
+    ex = ThreadPoolExecutor(max_workers=len(pool_ws))
+    try:
+        with args.results.open("a") as out:
+            futures = {ex.submit(job, n, m): (n, m) for n, m in todo}
+            for i, fut in enumerate(as_completed(futures), 1):
+                n, m = futures[fut]
+                r = fut.result()
+                if r is None:
+                    continue
+                r = {"file": n, "id": m.id, "source_sha": sha(m.source), "tests_sha": tests_sha[n], **r}
+                done[(n, m.id)] = r
+                out.write(json.dumps(r) + "\n")
+                out.flush()
+                print(f"[{i}/{len(todo)}] {n} {m.id} {r['status']} {r['by']} ({r['seconds']}s)", flush=True)
+    except KeyboardInterrupt:
+        stop.set()
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in list(procs):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        print("\ninterrupted: results so far are kept; run again to resume", file=sys.stderr)
+        return 130
+    finally:
+        ex.shutdown(wait=True)
+
+    for n in names:   # the report lists them in source order
+        chosen[n].sort(key=lambda m: (m.lineno, m.id))
     return report(names, chosen, reusable, args.results.with_name(args.results.stem + "-report.md"))
 
 
