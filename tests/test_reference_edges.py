@@ -77,6 +77,13 @@ def test_conv_padding_defaults_to_same_at_stride_and_dilation_one():
     assert shapes.conv_padding(6, 3, 1, 2) == (2, 2)
 
 
+@pytest.mark.parametrize("layer, name", [((0, 1), "kernel"), ((3, 0), "stride"), ((3, 1, 0), "dilation")])
+def test_receptive_field_rejects_zero_sizes(layer, name):
+    with pytest.raises(ValueError, match=rf"layers\[1\].{name} must be positive"):
+        shapes.receptive_field([(3, 1), layer])
+    assert shapes.receptive_field([(1, 1), (1, 1, 1)]) == (1, 1)
+
+
 # --- params ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype, itemsize", [
@@ -169,6 +176,14 @@ def test_binary_cross_entropy_takes_one_dimensional_logits():
     s = 1 / (1 + np.exp(-z))
     np.testing.assert_allclose(loss, -np.mean(t * np.log(s) + (1 - t) * np.log(1 - s)), rtol=1e-12)
     np.testing.assert_allclose(dz, (s - t) / 3, rtol=1e-12)
+
+
+def test_softmax_shifts_each_slice_by_its_own_maximum():
+    # shifting by the global maximum would underflow the second row to 0/0
+    x = np.array([[0.0, 1.0], [-1000.0, -999.0]])
+    expected = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
+    np.testing.assert_allclose(layers.softmax_forward(x), [expected, expected], rtol=1e-12)
+    np.testing.assert_allclose(layers.softmax_forward(x.T, axis=0), np.transpose([expected, expected]), rtol=1e-12)
 
 
 def test_bools_are_not_an_axis_or_a_probability():
