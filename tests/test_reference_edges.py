@@ -132,6 +132,15 @@ def test_conv_macs_with_int_sizes_and_defaults():
     assert params.conv_macs(2, 4, (3, 3), (7, 7)) == 4 * 25 * 2 * 9
 
 
+@pytest.mark.parametrize("name, args", [("in_channels", (0, 4, 3)), ("out_channels", (4, 0, 3))])
+def test_zero_channels_raise(name, args):
+    for op in (params.conv_params, params.conv_transpose_params):
+        with pytest.raises(ValueError, match=f"{name} must be positive"):
+            op(*args)
+    with pytest.raises(ValueError, match="groups must be positive"):
+        params.conv_params(4, 4, 3, groups=0)
+
+
 def test_groups_must_divide_both_channel_counts():
     with pytest.raises(ValueError, match="groups must divide in_channels"):
         params.conv_params(3, 6, 3, groups=2)

@@ -166,7 +166,7 @@ def pick_order(mutants: list[Mutant], n: int, seed: int) -> list[Mutant]:
 
 
 def run(args, names, src: Path, tmp: Path) -> int:
-    equivalents = load_equivalents(src / "tests" / EQUIVALENTS.name if args.rev else EQUIVALENTS)
+    equivalents = load_equivalents(EQUIVALENTS)   # IDs are stable, so the table applies to --rev too
     tests_sha = {n: sha("".join((src / f).read_text() for f in [*PLAN[n][0], *PLAN[n][1], *HELPERS]
                                 if (src / f).exists())) for n in names}
     chosen: dict[str, list[Mutant]] = {}
