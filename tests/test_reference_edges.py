@@ -166,6 +166,18 @@ def test_conv_defaults():
     np.testing.assert_allclose(ref.conv_transpose_forward(xt, w), ref.conv_transpose_forward(xt, w, None, 1, 0, 0, 1, 1))
 
 
+# --- pool ----------------------------------------------------------------------------------------
+
+def test_a_ceil_mode_window_larger_than_the_input():
+    # n=1, k=3, ceil mode: one window hanging past the input (values checked against torch 2.13)
+    x = np.array([[[5.0]]])
+    np.testing.assert_array_equal(ref.max_pool_forward(x, 3, ceil_mode=True), x)
+    np.testing.assert_array_equal(ref.avg_pool_forward(x, 3, ceil_mode=True), x)
+    np.testing.assert_array_equal(ref.max_pool_backward(np.ones((1, 1, 1)), x, 3, ceil_mode=True), [[[1.0]]])
+    x2 = np.arange(6.0).reshape(1, 1, 2, 3)
+    np.testing.assert_array_equal(ref.max_pool_forward(x2, 3, stride=2, ceil_mode=True), [[[[5.0]]]])
+
+
 # --- layers ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("op", [
