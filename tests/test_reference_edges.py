@@ -111,6 +111,12 @@ def test_int_kernels_default_to_one_spatial_dim():
     assert params.conv_params(2, 2, (1,)) == 6
 
 
+def test_int_kernels_need_a_positive_ndim():
+    for op in (params.conv_params, params.conv_transpose_params):
+        with pytest.raises(ValueError, match="ndim must be positive"):
+            op(3, 4, 3, ndim=0)
+
+
 def test_transposed_conv_params_without_and_with_groups():
     assert params.conv_transpose_params(4, 6, (3, 3)) == 4 * 6 * 9 + 6
     assert params.conv_transpose_params(4, 6, (3, 3), bias=False) == 4 * 6 * 9
@@ -197,6 +203,20 @@ def test_binary_cross_entropy_takes_one_dimensional_logits():
     s = 1 / (1 + np.exp(-z))
     np.testing.assert_allclose(loss, -np.mean(t * np.log(s) + (1 - t) * np.log(1 - s)), rtol=1e-12)
     np.testing.assert_allclose(dz, (s - t) / 3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [2, -3, 5])
+def test_softmax_axis_out_of_range_raises(axis):
+    with pytest.raises(ValueError, match=r"axis must be an int in \[-2, 2\)"):
+        layers.softmax_forward(np.zeros((2, 3)), axis=axis)
+    with pytest.raises(ValueError, match=r"axis must be an int in \[-2, 2\)"):
+        layers.softmax_backward(np.zeros((2, 3)), np.zeros((2, 3)), axis=axis)
+
+
+def test_softmax_takes_negative_axes():
+    x = RNG.standard_normal((2, 3))
+    np.testing.assert_allclose(layers.softmax_forward(x, axis=-2), layers.softmax_forward(x, axis=0))
+    np.testing.assert_allclose(layers.softmax_forward(x, axis=-1), layers.softmax_forward(x, axis=1))
 
 
 def test_softmax_shifts_each_slice_by_its_own_maximum():
