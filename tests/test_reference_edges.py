@@ -117,6 +117,16 @@ def test_int_kernels_need_a_positive_ndim():
             op(3, 4, 3, ndim=0)
 
 
+def test_zero_kernel_sizes_and_features_raise():
+    with pytest.raises(ValueError, match=r"kernel_size\[1\] must be positive"):
+        params.conv_params(3, 4, (3, 0))
+    with pytest.raises(ValueError, match="kernel_size must be positive"):
+        params.conv_params(3, 4, 0)
+    with pytest.raises(ValueError, match="num_features must be positive"):
+        params.batchnorm_params(0)
+    assert params.batchnorm_params(1) == (2, 2)
+
+
 def test_transposed_conv_params_without_and_with_groups():
     assert params.conv_transpose_params(4, 6, (3, 3)) == 4 * 6 * 9 + 6
     assert params.conv_transpose_params(4, 6, (3, 3), bias=False) == 4 * 6 * 9
