@@ -31,6 +31,12 @@ def test_zero_dimensional_tuples_raise(call):
         call()
 
 
+def test_pool_output_size_defaults_to_floor_mode_and_stride_kernel():
+    assert shapes.pool_output_size(5, 2) == 2                 # ceil mode would give 3
+    assert shapes.pool_output_size(5, 2, ceil_mode=True) == 3
+    assert shapes.pool_output_size((5, 6), 2) == (2, 3)
+
+
 def test_effective_kernel_size_defaults_to_dilation_one():
     assert shapes.effective_kernel_size(3) == 3
     assert shapes.effective_kernel_size((3, 5)) == (3, 5)
@@ -115,6 +121,13 @@ def test_int_kernels_need_a_positive_ndim():
     for op in (params.conv_params, params.conv_transpose_params):
         with pytest.raises(ValueError, match="ndim must be positive"):
             op(3, 4, 3, ndim=0)
+
+
+def test_dense_params_need_positive_features():
+    assert params.dense_params(1, 1) == 2 and params.dense_params(3, 2, bias=False) == 6
+    for args, name in (((0, 3), "in_features"), ((3, 0), "out_features")):
+        with pytest.raises(ValueError, match=f"{name} must be positive"):
+            params.dense_params(*args)
 
 
 def test_zero_kernel_sizes_and_features_raise():
