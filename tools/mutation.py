@@ -133,6 +133,7 @@ def main(argv=None) -> int:
                          "since (right while tests only grow and the mutated statement is unchanged)")
     ap.add_argument("--rev", default=None,
                     help="measure a git revision's reference and tests (e.g. a 'before' figure) instead of the tree")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the run of the tests on the unmutated copy")
     ap.add_argument("--report", action="store_true", help="print the report of the results so far, run nothing")
     ap.add_argument("--ids", nargs="+", default=None, help="run only these mutant IDs (no sampling)")
     args = ap.parse_args(argv)
@@ -217,6 +218,14 @@ def run(args, names, src: Path, tmp: Path) -> int:
         print(f"the private copy is not what imports: {check.stdout or check.stderr}", file=sys.stderr)
         return 2
     free = list(pool_ws)
+    if todo and not args.no_baseline:
+        # every mutant counts as killed when the tests fail anyway: check the unmutated copy first
+        for stage in zip(*(PLAN[n] for n in names)):
+            files = list(dict.fromkeys(f for group in stage for f in group))
+            result, detail = pool_ws[0].pytest(files, args.timeout * 2, procs)
+            if result != "passed":
+                print(f"the tests fail without any mutant ({detail}): fix them first", file=sys.stderr)
+                return 2
 
     def job(n, m):
         if stop.is_set():
