@@ -55,6 +55,13 @@ def test_negative_pad_in_a_one_dim_pair_raises():
             shapes.conv_output_size(5, 3, 1, pair)
 
 
+def test_exactness_with_asymmetric_padding():
+    # 5 + 0 + 1 − 3 = 3 is not a multiple of 2; with the pad on both sides (5 + 1 + 1 − 3 = 4) it would be
+    assert shapes.conv_output_is_exact(5, 3, 2, (0, 1)) is False
+    assert shapes.conv_output_is_exact(5, 3, 2, (1, 1)) is True
+    assert shapes.conv_output_is_exact((5, 5), 3, 2, ((1, 0), (1, 1))) == (False, True)
+
+
 def test_zero_padding_in_pairs_is_allowed():
     assert shapes.conv_output_size((5, 5), 3, 1, ((0, 0), (0, 0))) == (3, 3)
     assert shapes.conv_output_size(5, 3, 1, (0, 0)) == 3
