@@ -100,7 +100,8 @@ BASELINE = "0-reference-solution"
 
 
 def _student_id(mutant_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", mutant_id)
+    """A folder name for the mutant (the batch grader skips names starting with "_" or ".")."""
+    return "m-" + re.sub(r"[^A-Za-z0-9_.-]", "_", mutant_id)
 
 
 def mutation_report(spec: str | Assignment, solution: str | Path, *, work: str | Path, per_function: int | None = None,
