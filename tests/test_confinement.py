@@ -443,3 +443,17 @@ def test_the_worker_tree_imports_only_the_standard_library_and_numpy():
             else:
                 continue
             assert tops <= allowed, f"{path.name}:{node.lineno} imports {sorted(tops - allowed)}"
+
+
+def test_removing_a_folder_twice_leaves_the_work_folder_enterable(tmp_path):
+    """A failed removal once made the shared work folder 0700, locking every later worker out of its own."""
+    from convcheck.assignments.grader.environment import remove_tree
+
+    work = tmp_path / "work"
+    work.mkdir(mode=0o711)
+    os.chmod(work, 0o711)
+    gone = work / "convcheck-sandbox-1-00"
+    gone.mkdir()
+    remove_tree(gone)
+    remove_tree(gone)  # already removed: nothing to do, nothing to chmod
+    assert oct(work.stat().st_mode & 0o777) == oct(0o711)

@@ -264,10 +264,17 @@ def clear_stale_work(env: WorkerEnvironment):
 
 
 def remove_tree(path: Path):
-    """rmtree that first undoes read-only modes a submission may have set on its own folders."""
+    """rmtree that first undoes read-only modes a submission may have set on its own folders — inside the
+    tree only: the folder holding it (the environment's ``work/``, 0711) is never touched."""
+    top = os.path.abspath(path)
+
     def make_writable(func, p, exc_info):
+        if isinstance(exc_info[1], FileNotFoundError):
+            return
         try:
-            os.chmod(os.path.dirname(p), 0o700)
+            parent = os.path.dirname(p)
+            if os.path.abspath(parent).startswith(top):
+                os.chmod(parent, 0o700)
             os.chmod(p, 0o700)
             func(p)
         except OSError:

@@ -573,7 +573,7 @@ class Sandbox:
             message = {"op": "call", "id": call_id, "name": name, "args": list(args), "kwargs": kwargs,
                        "keep": None if keep is None else [int(i) for i in keep], "free": free}
             try:
-                data = wire.encode(message, handle_type=Handle)
+                data = wire.encode(message, handle_type=Handle, bounded=False)
             except wire.WireError as e:
                 raise TypeError(f"cannot send the arguments of {name} to the worker: {e}") from None
             reply = self._exchange(data, self.call_timeout, f"the call to {name}")
@@ -704,7 +704,8 @@ class Sandbox:
             "output_limit": self.output_limit, "max_return_bytes": self.max_return_bytes,
         }
         try:
-            confined = self._exchange(wire.encode(message), self.load_timeout, "the confinement of the worker")
+            confined = self._exchange(wire.encode(message, bounded=False), self.load_timeout,
+                                      "the confinement of the worker")
             self._check_confinement(confined)
             reply = self._exchange(None, self.load_timeout, "the loading of the submission")
             if reply.get("op") != "loaded" or not _shaped(reply, LOADED):
@@ -752,6 +753,7 @@ class Sandbox:
         """The submission's files, read-only, in a fresh working folder (the worker can't alter the originals)."""
         if self._workdir.exists():
             remove_tree(self._workdir)
+        os.chmod(self.env.work, 0o711)  # enterable by the worker's uid, not listable
         self._workdir.mkdir(mode=0o700)
         for rel, data in self.source.files.items():
             target = self._workdir / rel
