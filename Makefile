@@ -9,7 +9,7 @@ JOBS ?= 2
 # (192 MB wheel) instead of PyPI's default CUDA build (several GB with its nvidia-* libraries).
 TORCH_INDEX ?=
 
-.PHONY: demo test bench conformance install clean
+.PHONY: demo test bench conformance mutation install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,12 @@ bench: $(STAMP)
 # the conformance suite on torch's own ops, as a third party would run it on theirs
 conformance: $(STAMP)
 	$(BIN)/python -m pytest --convcheck-impl=convcheck.checks.adapters.torch --convcheck-only -n $(JOBS) -q
+
+# mutation score of reference/ against the tests (long; not part of `make test`): see README
+PER_FILE ?= 60
+SEED ?= 0
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py --per-file $(PER_FILE) --seed $(SEED) --jobs $(JOBS) $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

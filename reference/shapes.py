@@ -96,10 +96,10 @@ def _spatial(n, kernel, stride, padding, dilation, *, stride_default=1):
     ndim = _ndim(("n", n), ("kernel", kernel), ("stride", stride), ("dilation", dilation))
     if ndim is None:
         ndim = _padding_ndim(padding)
+    if ndim == 0:  # before `ndim or 1`, which would turn an empty tuple into one dimension
+        raise ValueError("per-dimension arguments must have at least one dimension")
     scalar = ndim is None
     ndim = ndim or 1
-    if ndim == 0:
-        raise ValueError("per-dimension arguments must have at least one dimension")
     ns = _per_dim("n", n, ndim, 1)
     ks = _per_dim("kernel", kernel, ndim, 1)
     ss = _per_dim("stride", stride if stride is not None else stride_default, ndim, 1)
@@ -119,6 +119,8 @@ def effective_kernel_size(kernel, dilation=1):
     [DV16] relationship 15 (dilated convolution), e.g. a length-7 filter at dilation 3 spans 19.
     """
     ndim = _ndim(("kernel", kernel), ("dilation", dilation))
+    if ndim == 0:
+        raise ValueError("per-dimension arguments must have at least one dimension")
     ks = _per_dim("kernel", kernel, ndim or 1, 1)
     ds = _per_dim("dilation", dilation, ndim or 1, 1)
     return _result(ndim is None, [d * (k - 1) + 1 for k, d in zip(ks, ds)])

@@ -424,3 +424,36 @@ def test_the_worker_is_never_filesystem_root(tmp_path):
         assert 0 not in ids
     else:
         assert ids == [os.getuid()] * 5
+
+
+def test_the_worker_tree_imports_only_the_standard_library_and_numpy():
+    """The boundary shows in the imports: nothing under worker/ imports convcheck (or anything but the
+    standard library and NumPy), and its modules load one another by file path, never as a package."""
+    import ast
+
+    worker = ROOT / "assignments" / "grader" / "worker"
+    allowed = set(sys.stdlib_module_names) | {"numpy"}
+    for path in sorted(worker.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}:{node.lineno} uses a relative import"
+                tops = {node.module.split(".")[0]}
+            else:
+                continue
+            assert tops <= allowed, f"{path.name}:{node.lineno} imports {sorted(tops - allowed)}"
+
+
+def test_removing_a_folder_twice_leaves_the_work_folder_enterable(tmp_path):
+    """A failed removal once made the shared work folder 0700, locking every later worker out of its own."""
+    from convcheck.assignments.grader.environment import remove_tree
+
+    work = tmp_path / "work"
+    work.mkdir(mode=0o711)
+    os.chmod(work, 0o711)
+    gone = work / "convcheck-sandbox-1-00"
+    gone.mkdir()
+    remove_tree(gone)
+    remove_tree(gone)  # already removed: nothing to do, nothing to chmod
+    assert oct(work.stat().st_mode & 0o777) == oct(0o711)

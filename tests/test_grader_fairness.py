@@ -39,9 +39,14 @@ def lookup_table(tmp_path_factory):
 
 
 def test_a_lookup_table_of_the_public_seed_scores_next_to_nothing_by_default(lookup_table):
-    public = grade(lookup_table, LAYERS8, seed=PRACTICE, max_examples=BUDGET)
+    import dataclasses
+
+    # the table decodes its answers with base64 and io: allowed here, so that only the seed stops it
+    base = load_spec(LAYERS8)
+    spec = dataclasses.replace(base, allowed_imports=base.allowed_imports + ("base64", "hashlib", "io"))
+    public = grade(lookup_table, spec, seed=PRACTICE, max_examples=BUDGET)
     assert public.seed == 231 and public.score == 100   # the cheat works against the public seed ...
-    report = grade(lookup_table, LAYERS8, max_examples=BUDGET)
+    report = grade(lookup_table, spec, max_examples=BUDGET)
     assert report.seed != 231
     assert report.score <= 20                          # ... and not against the default, secret one
 

@@ -92,9 +92,9 @@ def test_the_readme_quiz_session_is_what_the_quiz_prints():
     from convcheck.commands.quiz import interactive
 
     out = io.StringIO()
-    answers = "15\n784.000\n784\nd\n205.5 MB\n"
+    answers = "15\n119.344\n119344\nb\n2,255,110,144\n"
     interactive(quiz, n=4, seed=2025, stdin=io.StringIO(answers), stdout=out)
-    readme = _readme_block("$ printf '15\\n784.000\\n784\\nd\\n205.5 MB\\n' | convcheck quiz --n 4 --seed 2025")
+    readme = _readme_block("$ printf '15\\n119.344\\n119344\\nb\\n2,255,110,144\\n' | convcheck quiz --n 4 --seed 2025")
     assert out.getvalue().rstrip("\n") == readme
 
 

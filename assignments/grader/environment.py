@@ -41,7 +41,7 @@ WORKER_CODE = Path(__file__).parent / "worker"
 _STDLIB_SKIP = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
                 "dist-packages"}
 _STDLIB_SKIP_PREFIX = ("config-",)
-_BUILD_VERSION = "1"
+_BUILD_VERSION = "2"
 
 
 class EnvironmentBuildError(RuntimeError):
@@ -86,15 +86,44 @@ def _key(python: Path, numpy_dir: Path, numpy_version: str) -> str:
     return h.hexdigest()[:16]
 
 
-def worker_environment() -> WorkerEnvironment:
-    """The cached environment for this interpreter, this NumPy and this worker code (built if missing)."""
+def worker_environment(numpy: str | None = None) -> WorkerEnvironment:
+    """The cached environment for this interpreter, this worker code and NumPy: the grader's own, or, when
+    ``numpy`` is a requirement the grader's does not meet (``"<2"``: a course whose students use NumPy 1.x),
+    that NumPy, installed from the package registry once (``pip install --target``) and cached."""
     python = Path(os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable))
     numpy_dir, numpy_version = _numpy_location()
-    base = cache_root()
-    root = base / f"worker-{_key(python, numpy_dir, numpy_version)}"
+    wanted = None
+    if numpy and not _satisfies(numpy_version, numpy):
+        wanted, numpy_dir, numpy_version = numpy, Path(f"numpy{numpy}"), numpy
+    root = cache_root() / f"worker-{_key(python, numpy_dir, numpy_version)}"
     if not (root / ".complete").exists():
-        _build(root, python, numpy_dir)
-    return _describe(root, python, numpy_version)
+        _build(root, python, None if wanted else numpy_dir, wanted)
+    return _describe(root, python, (root / ".numpy").read_text())
+
+
+def _satisfies(version: str, requirement: str) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(requirement).contains(version)
+    except InvalidSpecifier:
+        raise EnvironmentBuildError(f"numpy = {requirement!r} is not a version requirement (e.g. \"<2\", "
+                                    "\"==1.26.4\")") from None
+
+
+def _pip_numpy(site: Path, requirement: str):
+    """Install NumPy matching ``requirement`` (a wheel, no dependencies) into ``site`` with the grader's pip."""
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+           "--only-binary=:all:", "--target", str(site), f"numpy{requirement}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["pip failed"]
+        raise EnvironmentBuildError(f"the spec asks for NumPy {requirement}, which could not be installed from "
+                                    f"the package registry ({tail[0]}); grade once where the registry is "
+                                    "reachable (the environment is then cached), or change the spec")
+    for extra in site.glob("*.dist-info"):
+        shutil.rmtree(extra, ignore_errors=True)
+    shutil.rmtree(site / "bin", ignore_errors=True)
 
 
 def _describe(root: Path, python: Path, numpy_version: str) -> WorkerEnvironment:
@@ -109,7 +138,7 @@ def _inside(root: Path, host_path: Path) -> Path:
     return root / str(host_path).lstrip("/")
 
 
-def _build(root: Path, python: Path, numpy_dir: Path):
+def _build(root: Path, python: Path, numpy_dir: Path | None, requirement: str | None = None):
     root.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(root.parent, 0o755)
     tmp = root.parent / f".{root.name}.{os.getpid()}.tmp"
@@ -127,10 +156,14 @@ def _build(root: Path, python: Path, numpy_dir: Path):
             (tmp / ".python").write_text(str(python))
         site = tmp / "site-packages"
         site.mkdir()
-        shutil.copytree(numpy_dir, site / "numpy", ignore=shutil.ignore_patterns("tests", "testing/tests"))
-        libs_dir = numpy_dir.parent / "numpy.libs"
-        if libs_dir.is_dir():
-            shutil.copytree(libs_dir, site / "numpy.libs")
+        if requirement:
+            _pip_numpy(site, requirement)
+        else:
+            shutil.copytree(numpy_dir, site / "numpy", ignore=shutil.ignore_patterns("tests", "testing/tests"))
+            libs_dir = numpy_dir.parent / "numpy.libs"
+            if libs_dir.is_dir():
+                shutil.copytree(libs_dir, site / "numpy.libs")
+        (tmp / ".numpy").write_text(_installed_numpy_version(site))
         shutil.copytree(WORKER_CODE, tmp / "worker", ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
         libraries = _shared_libraries([python, *tmp.rglob("*.so*")]) if sys.platform.startswith("linux") else set()
         for lib in libraries:
@@ -151,10 +184,18 @@ def _build(root: Path, python: Path, numpy_dir: Path):
         except OSError:
             if not (root / ".complete").exists():  # not a parallel build that won
                 raise
+    except EnvironmentBuildError:
+        raise
     except Exception as exc:
         raise EnvironmentBuildError(f"could not make the worker's environment in {root}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _installed_numpy_version(site: Path) -> str:
+    text = (site / "numpy" / "version.py").read_text() if (site / "numpy" / "version.py").exists() else ""
+    m = re.search(r"""^(?:full_)?version\s*(?::\s*str)?\s*=\s*['"]([^'"]+)['"]""", text, re.M)
+    return m.group(1) if m else "unknown"
 
 
 def _skip_stdlib(folder, names):
@@ -223,10 +264,17 @@ def clear_stale_work(env: WorkerEnvironment):
 
 
 def remove_tree(path: Path):
-    """rmtree that first undoes read-only modes a submission may have set on its own folders."""
+    """rmtree that first undoes read-only modes a submission may have set on its own folders — inside the
+    tree only: the folder holding it (the environment's ``work/``, 0711) is never touched."""
+    top = os.path.abspath(path)
+
     def make_writable(func, p, exc_info):
+        if isinstance(exc_info[1], FileNotFoundError):
+            return
         try:
-            os.chmod(os.path.dirname(p), 0o700)
+            parent = os.path.dirname(p)
+            if os.path.abspath(parent).startswith(top):
+                os.chmod(parent, 0o700)
             os.chmod(p, 0o700)
             func(p)
         except OSError:

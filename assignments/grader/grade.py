@@ -374,14 +374,22 @@ def private_hypothesis_home() -> None:
 # --- a submission --------------------------------------------------------------------------------
 
 def _open_sandbox(source, assignment: Assignment, allow_weaker: bool = False):
+    from .environment import EnvironmentBuildError
     from .sandbox import Sandbox
 
+    try:
+        return _sandbox(Sandbox, source, assignment, allow_weaker)
+    except EnvironmentBuildError as exc:  # the grader's problem (a NumPy it cannot install): refuse, say why
+        raise GraderError(str(exc)) from None
+
+
+def _sandbox(Sandbox, source, assignment, allow_weaker):
     return Sandbox(source, forbidden_imports=assignment.forbidden_imports,
                    allowed_imports=assignment.allowed_imports, call_timeout=assignment.call_timeout,
                    memory_mb=assignment.memory_mb, cpu_seconds=int(assignment.cpu_seconds or 600),
                    disk_mb=assignment.disk_mb, max_files=assignment.max_files, prefer=(assignment.name,),
                    load_timeout=getattr(assignment, "load_timeout", 30.0),
-                   allow_weaker=allow_weaker or assignment.allow_weaker_sandbox)
+                   allow_weaker=allow_weaker or assignment.allow_weaker_sandbox, numpy=assignment.numpy)
 
 
 def course_test_cells(spec: Assignment, messages: list[str]) -> list[str]:
@@ -638,7 +646,9 @@ def _grade_source(spec, source, label, seed, max_examples, start, allow_weaker: 
     finally:
         sandbox.close()
     report = _report(spec, label, seed, max_examples, tests, notes, messages, start)
-    report.sandbox = sandbox.isolation
+    report.sandbox = f"NumPy {sandbox.env.numpy_version}; {sandbox.isolation}"
+    if spec.numpy:
+        report.numpy = sandbox.env.numpy_version
     return report
 
 

@@ -29,6 +29,10 @@ python3 -m venv /opt/convcheck
 # CPU wheels of torch (about 200 MB; PyPI's default Linux torch is the multi-GB CUDA build): the grader
 # needs torch as its oracle, never a GPU. {pin_note}
 /opt/convcheck/bin/pip install --quiet --extra-index-url https://download.pytorch.org/whl/cpu {constraints}{install}
+# Make the worker's minimal environment now (the interpreter, its standard library and the assignment's NumPy,
+# nothing else), and print what this image enforces on a submission; grading refuses where it cannot confine.
+/opt/convcheck/bin/convcheck grade --check-sandbox --assignment ./{spec_file} \
+    || echo "WARNING: this image cannot confine the grader's worker; every grading will be refused (see above)"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -50,16 +54,16 @@ fi
 """
 
 
-def _setup_sh(install: str, include_source: bool) -> str:
+def _setup_sh(install: str, include_source: bool, spec_file: str) -> str:
     """setup.sh installing with the project's constraints (the torch release CI is tested with): the
     bundled ``constraints.txt``, or, for ``--pip-spec``, the torch version building this bundle."""
     if include_source:
-        return SETUP_SH.format(install=install, constraints="-c ./convcheck-src/constraints.txt ",
+        return SETUP_SH.format(install=install, spec_file=spec_file, constraints="-c ./convcheck-src/constraints.txt ",
                                pin_note="Pinned by the project's constraints.txt.")
     from importlib.metadata import version as installed
 
     version = installed("torch").split("+")[0]  # the metadata, not an import of torch
-    return SETUP_SH.format(install=f"{install} 'torch=={version}'", constraints="",
+    return SETUP_SH.format(install=f"{install} 'torch=={version}'", spec_file=spec_file, constraints="",
                            pin_note=f"Pinned to torch {version}, the version that built this bundle.")
 
 
@@ -90,7 +94,7 @@ def build_bundle(assignment: str, output, *, pip_spec: str | None = None) -> Pat
     install = "./convcheck-src" if include_source else (pip_spec or "convcheck")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        _add(zf, "setup.sh", _setup_sh(install, include_source).encode(), executable=True)
+        _add(zf, "setup.sh", _setup_sh(install, include_source, spec_file).encode(), executable=True)
         _add(zf, "run_autograder", RUN_AUTOGRADER.format(root="/autograder", spec_file=spec_file).encode(),
              executable=True)
         _add(zf, spec_file, Path(spec.source).read_bytes())

@@ -481,7 +481,7 @@ class Sandbox:
 
     def __init__(self, submission, *, forbidden_imports=(), allowed_imports=None, call_timeout=5.0, memory_mb=1024,
                  cpu_seconds=60, output_limit=20_000, load_timeout=30.0, max_return_mb=64, file_mb=16, disk_mb=64,
-                 max_files=256, prefer=(), allow_weaker=False):
+                 max_files=256, prefer=(), allow_weaker=False, numpy=None):
         self.source = submission if isinstance(submission, SubmissionSource) \
             else load_submission_source(submission, prefer=prefer)
         self.forbidden_imports = tuple(forbidden_imports)
@@ -494,7 +494,7 @@ class Sandbox:
         self.memory_mb, self.cpu_seconds, self.file_mb = int(memory_mb), int(cpu_seconds), int(file_mb)
         self.output_limit = int(output_limit)
         self.max_return_bytes = int(max_return_mb * 2**20)
-        self.env = worker_environment()
+        self.env = worker_environment(numpy)  # EnvironmentBuildError when a spec's NumPy cannot be had
         _clear_stale_once(self.env)
         self.restarts = 0
         self._worker: _Worker | None = None
@@ -581,7 +581,7 @@ class Sandbox:
             if return_args:
                 message["return_args"] = [int(i) for i in return_args]
             try:
-                data = wire.encode(message, handle_type=Handle)
+                data = wire.encode(message, handle_type=Handle, bounded=False)
             except wire.WireError as e:
                 raise TypeError(f"cannot send the arguments of {name} to the worker: {e}") from None
             reply = self._exchange(data, self.call_timeout, f"the call to {name}")
@@ -712,7 +712,8 @@ class Sandbox:
             "output_limit": self.output_limit, "max_return_bytes": self.max_return_bytes,
         }
         try:
-            confined = self._exchange(wire.encode(message), self.load_timeout, "the confinement of the worker")
+            confined = self._exchange(wire.encode(message, bounded=False), self.load_timeout,
+                                      "the confinement of the worker")
             self._check_confinement(confined)
             reply = self._exchange(None, self.load_timeout, "the loading of the submission")
             if reply.get("op") != "loaded" or not _shaped(reply, LOADED):
@@ -760,6 +761,7 @@ class Sandbox:
         """The submission's files, read-only, in a fresh working folder (the worker can't alter the originals)."""
         if self._workdir.exists():
             remove_tree(self._workdir)
+        os.chmod(self.env.work, 0o711)  # enterable by the worker's uid, not listable
         self._workdir.mkdir(mode=0o700)
         for rel, data in self.source.files.items():
             target = self._workdir / rel
@@ -831,11 +833,12 @@ def refuse_weaker_sandbox(allowed: bool):
         raise SandboxTooWeak(missing, applied)
 
 
-def check_sandbox(out=None) -> int:
-    """``convcheck grade --check-sandbox``: start one worker, print what it could apply, promise by promise.
+def check_sandbox(out=None, numpy=None) -> int:
+    """``convcheck grade --check-sandbox``: start one worker (making its environment, with the NumPy an
+    assignment names, if it is not cached yet), print what it could apply, promise by promise.
     Returns 0 when grading is allowed, 2 when a required promise cannot be kept here."""
     out = out or sys.stdout
-    with Sandbox.from_source("def ready():\n    return True\n", allow_weaker=True) as sb:
+    with Sandbox.from_source("def ready():\n    return True\n", allow_weaker=True, numpy=numpy) as sb:
         ok = sb.call("ready").value is True
         applied = dict(sb.confinement)
     print(f"worker environment: {sb.env.root} (Python {sys.version.split()[0]}, NumPy {sb.env.numpy_version})",

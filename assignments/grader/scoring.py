@@ -63,6 +63,7 @@ class GradeReport:
     messages: list[str] = field(default_factory=list)   # load errors, forbidden imports, worker notes
     execution_time: float = field(default=0.0, compare=False)
     sandbox: str = ""   # what confined the worker (sandbox.describe_confinement), for the instructor
+    numpy: str = ""     # the NumPy that graded, when the spec names one (shown in the header)
     internal_error: str = ""   # set when the grader itself failed (the report then says so; exit status 3)
 
     @property
@@ -96,6 +97,7 @@ class GradeReport:
             ],
             "messages": list(self.messages),
             "sandbox": self.sandbox,
+            **({"numpy": self.numpy} if self.numpy else {}),
             "tests": [t.to_dict() for t in self.tests],
         }
         if self.internal_error:
@@ -154,6 +156,8 @@ class GradeReport:
         total.append(f"{_fmt(self.score)} / {_fmt(self.max_score)}",
                      style="bold green" if self.full_marks else "bold yellow")
         console.print(total)
+        if self.numpy:
+            console.print(Text(f"graded with NumPy {self.numpy}, as the assignment specifies", style="dim"))
         for m in self.messages:
             console.print(Text("! " + clean(m), style="yellow"))
         console.print()

@@ -47,6 +47,8 @@ the channels-last course)::
     disk_mb = 64                     # bytes the worker may leave in its working folder ...
     max_files = 256                  # ... and files (checked during and after every call)
     allow_weaker_sandbox = false     # true: grade even where a promise of the sandbox cannot be kept
+    numpy = "<2"                     # the NumPy the course's students use (default: the grader's own);
+                                     # installed once into the worker's environment, named in every report
 
     [[functions]]
     name = "conv_forward_naive"      # what the submission must define
@@ -239,6 +241,7 @@ class Assignment:
     disk_mb: int = 64
     max_files: int = 256
     allow_weaker_sandbox: bool = False
+    numpy: str | None = None
     function_budget: float | None = 60.0
     submission_budget: float | None = 300.0
     load_timeout: float = 30.0
@@ -376,6 +379,7 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         disk_mb=int(limits.get("disk_mb", 64)),
         max_files=int(limits.get("max_files", 256)),
         allow_weaker_sandbox=bool(limits.get("allow_weaker_sandbox", False)),
+        numpy=_numpy_requirement(limits.get("numpy"), source),
         function_budget=_budget(limits, "function_budget", 60.0, source),
         submission_budget=_budget(limits, "submission_budget", 300.0, source),
         load_timeout=float(limits.get("load_timeout", 30.0)),
@@ -454,6 +458,19 @@ def _function(f: dict, items: tuple, convention: dict, kind: str, where: str) ->
         found.append({"op": v["op"], "args": _names(v.get("args", list(args)), "variants.args", where)})
     return FunctionSpec(f["name"], f["op"], items, f.get("forward"), merged, tuple(args), tuple(returns),
                         dicts, layouts, dict(f.get("contract") or {}), tuple(found))
+
+
+def _numpy_requirement(value, source: str) -> str | None:
+    if value is None:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        SpecifierSet(str(value))
+    except InvalidSpecifier:
+        raise SpecError(f"{source}: [limits] numpy={value!r} is not a version requirement "
+                        "(e.g. \"<2\" or \"==1.26.4\")") from None
+    return str(value)
 
 
 def _module_list(value, key: str, source: str) -> tuple[str, ...]:

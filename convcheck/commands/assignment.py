@@ -4,9 +4,9 @@
     convcheck assignment export layers -o DIR     DIR/student/layers.ipynb, DIR/student/layers.py,
                                                   DIR/instructor/layers.toml, README-layers.md (+ solution)
     convcheck assignment self-check layers.py --assignment layers
-    convcheck assignment check SPEC.toml [--solution PATH] [--max-examples N]
-                                                  validate a spec, then grade its reference solution:
-                                                  it must get full marks (exit 1 otherwise)
+    convcheck assignment check SPEC [--solution FILE] [--mutants [--per-function N] [--jobs N]]
+                                                  validate a spec, grade its own solution (full marks
+                                                  expected), and report the student mistakes it misses
 """
 
 from __future__ import annotations
@@ -27,10 +27,18 @@ def register(sub) -> None:
     c = actions.add_parser("self-check", help="self-check a student's .py or .ipynb on the small budget")
     c.add_argument("path")
     c.add_argument("--assignment", required=True)
-    k = actions.add_parser("check", help="validate a spec and grade its reference solution (full marks or exit 1)")
-    k.add_argument("spec", help="a spec .toml path or a bundled spec name")
-    k.add_argument("--solution", help="the reference solution (default: solutions/<name>_solution.py)")
-    k.add_argument("--max-examples", type=int, default=None, help="examples per check (default: the spec's)")
+    k = actions.add_parser("check", help="validate a spec, grade its solution, and (--mutants) measure its checks")
+    k.add_argument("spec", help="a bundled spec name or a .toml path")
+    k.add_argument("--solution", help="the spec's reference solution (default: solutions/NAME_solution.py)")
+    k.add_argument("--mutants", action="store_true",
+                   help="grade single-point mutants of the solution and report which mistakes survive")
+    k.add_argument("--per-function", type=int, help="at most N mutants per function (sampled with --seed)")
+    k.add_argument("--jobs", "-j", type=int, default=2, help="mutants graded in parallel (default 2)")
+    k.add_argument("--seed", type=int, default=0, help="which mutants, and the grading seed (default 0)")
+    k.add_argument("--examples", type=int, help="examples per check (default: the spec's budget)")
+    k.add_argument("--work", help="folder for the mutants and their reports (kept: a rerun resumes; "
+                                  "default build/mutants-NAME)")
+    k.add_argument("--json", action="store_true", help="the mutation report as JSON")
 
 
 def run(args) -> int:
@@ -46,7 +54,7 @@ def run(args) -> int:
         if args.action == "self-check":
             return notebooks.self_check_file(args.path, args.assignment)
         if args.action == "check":
-            return check_spec(args)
+            return _check(args)
         for name in available_specs():
             spec = load_spec(name)
             print(f"{name:<16} {spec.max_score:>5g} points  {len(spec.functions)} functions  {spec.title}")
@@ -56,58 +64,48 @@ def run(args) -> int:
         return 2
 
 
-def check_spec(args) -> int:
-    """``assignment check``: each step prints one line and returns False when the spec fails it. The steps
-    run in order and stop at the first failure (a later step, such as grading mutants, needs the earlier
-    ones to hold)."""
-    from convcheck.assignments.grader.spec import load_spec
-
-    spec = load_spec(args.spec)   # SpecError: the field named, exit 2
-    print(f"spec {spec.name}: {len(spec.functions)} functions, {spec.max_score:g} points ({spec.source})")
-    for step in (_known_names, _solution_full_marks):
-        if not step(spec, args):
-            return 1
-    return 0
-
-
-def _known_names(spec, args) -> bool:
-    """Every check names a check convcheck has, and every grader check a function it can grade."""
-    from convcheck.assignments.grader import course_checks
-    from convcheck.assignments.grader.spec import unknown_checks
-
-    unknown = unknown_checks(spec)
-    if unknown:
-        print(f"FAIL unknown checks: {', '.join(unknown)} (see `convcheck list`)")
-        return False
-    bad = []
-    for f in spec.functions:
-        for item in f.checks:
-            if item.check in ("grader.values", "grader.dict_after"):
-                if not course_checks.supports(f.op):
-                    bad.append(f"{f.name} ({f.op})")
-    if bad:
-        print(f"FAIL grader.values has no cases or reference for: {', '.join(sorted(set(bad)))}")
-        return False
-    print("ok   every check is known")
-    return True
-
-
-def _solution_full_marks(spec, args) -> bool:
-    """The spec's reference solution gets full marks: the spec is consistent with its own answer."""
+def _check(args) -> int:
+    """``convcheck assignment check``: the spec parses and names known checks; its solution gets full
+    marks; with ``--mutants``, how many single-point mutants of the solution its checks kill."""
+    import json
     from pathlib import Path
 
-    from convcheck.assignments import grade, notebooks
+    from convcheck.assignments import notebooks
+    from convcheck.assignments.grader import grade
+    from convcheck.assignments.grader.spec import load_spec, unknown_checks
 
-    path = Path(args.solution) if args.solution else notebooks.solution_path(spec.name)
-    if path is None or not path.exists():
-        print(f"FAIL no reference solution: give --solution (looked for solutions/{spec.name}_solution.py)")
-        return False
-    report = grade(path, spec, seed="practice", max_examples=args.max_examples)
-    lost = [t for t in report.tests if t.status != "passed"]
-    for t in lost:
-        print(f"FAIL {t.name}\n     " + t.output.replace("\n", "\n     "))
-    for m in report.messages:
-        print(f"     note: {m}")
-    verdict = "ok  " if not lost else "FAIL"
-    print(f"{verdict} {path.name}: {report.score:g}/{report.max_score:g} in {report.execution_time:.1f} s")
-    return not lost
+    spec = load_spec(args.spec)
+    unknown = unknown_checks(spec)
+    if unknown:
+        print(f"convcheck assignment check: {spec.name}: unknown checks {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    from convcheck.assignments.grader import course_checks
+
+    ungradable = sorted({f"{f.name} ({f.op})" for f in spec.functions for item in f.checks
+                         if item.check in ("grader.values", "grader.dict_after") and not course_checks.supports(f.op)})
+    if ungradable:
+        print(f"convcheck assignment check: {spec.name}: grader.values has no cases or reference for "
+              f"{', '.join(ungradable)} (course_checks.FAMILIES)", file=sys.stderr)
+        return 2
+    solution = Path(args.solution) if args.solution else notebooks.solution_path(spec.name)
+    if solution is None or not solution.exists():
+        print(f"convcheck assignment check: no solution for {spec.name!r}: pass --solution FILE", file=sys.stderr)
+        return 2
+    print(f"{spec.name}: {len(spec.functions)} functions, {sum(len(f.checks) for f in spec.functions)} checks, "
+          f"{spec.max_score:g} points", file=sys.stderr)
+    report = grade(solution, spec, seed=args.seed, max_examples=args.examples)
+    print(f"{solution.name}: {report.score:g} / {report.max_score:g} with seed {args.seed}", file=sys.stderr)
+    if not report.full_marks:
+        sys.stdout.write(report.to_text(color=False))
+        print("the spec does not give its own solution full marks: fix the spec (or the solution) first",
+              file=sys.stderr)
+        return 1
+    if not args.mutants:
+        return 0
+    from convcheck.assignments.grader.mutants import mutation_report
+
+    work = Path(args.work or Path("build") / f"mutants-{spec.name}")
+    result = mutation_report(spec, solution, work=work, per_function=args.per_function, seed=args.seed,
+                             jobs=args.jobs, max_examples=args.examples, progress=sys.stderr.isatty())
+    sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n" if args.json else result.to_text())
+    return 0

@@ -86,9 +86,14 @@ def run(args) -> int:
 
     _terminate_cleanly()
     if args.check_sandbox:
+        from convcheck.assignments.grader.environment import EnvironmentBuildError
         from convcheck.assignments.grader.sandbox import check_sandbox
 
-        return check_sandbox()
+        try:
+            return check_sandbox(numpy=load_spec(args.assignment).numpy)
+        except (SpecError, EnvironmentBuildError) as exc:
+            print(f"convcheck grade: {exc}", file=sys.stderr)
+            return 2
     if not args.submission:
         print("convcheck grade: give a SUBMISSION (or --check-sandbox)", file=sys.stderr)
         return 2

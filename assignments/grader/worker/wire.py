@@ -61,10 +61,12 @@ class HandleRef:
         return f"HandleRef({self.id}, {self.type_name!r})"
 
 
-def encode(message, *, handle_type=HandleRef) -> bytes:
+def encode(message, *, handle_type=HandleRef, bounded: bool = True) -> bytes:
     """Frame ``message`` (any value of the types above) as header + body.
 
     ``handle_type``: the class whose instances are sent as handles (they need ``.id`` and ``.type_name``).
+    ``bounded``: hold the message to the bounds above (the worker's replies); the grader's own requests
+    (a submission's source, the inputs of a call) are not.
     """
     buffers: list[bytes] = []
     offset = [0]
@@ -81,11 +83,11 @@ def encode(message, *, handle_type=HandleRef) -> bytes:
         if depth > MAX_DEPTH:
             raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
         nodes[0] += 1
-        if nodes[0] > MAX_NODES:
+        if bounded and nodes[0] > MAX_NODES:
             raise WireError(f"value with more than {MAX_NODES} elements")
         # Exact type checks: a subclass of int or str could carry behaviour (a custom __eq__, __repr__).
         t = type(value)
-        if t is str and len(value) > MAX_STRING:
+        if bounded and t is str and len(value) > MAX_STRING:
             raise WireError(f"a string of {len(value)} characters (at most {MAX_STRING})")
         if value is None or t is bool or t is str:
             return value
@@ -115,24 +117,25 @@ def encode(message, *, handle_type=HandleRef) -> bytes:
         raise WireError(f"a value of type {t.__module__}.{t.__qualname__} cannot be sent")
 
     structure = json.dumps(walk(message, 0), separators=(",", ":"), allow_nan=False).encode()
-    if len(structure) > MAX_STRUCTURE_BYTES:
+    if bounded and len(structure) > MAX_STRUCTURE_BYTES:
         raise WireError(f"message structure of {len(structure)} bytes (at most {MAX_STRUCTURE_BYTES})")
     body = struct.pack(">Q", len(structure)) + structure + b"".join(buffers)
     return HEADER.pack(MAGIC, len(body)) + body
 
 
-def decode(body: bytes, *, make_handle=HandleRef, deadline: float | None = None):
+def decode(body: bytes, *, make_handle=HandleRef, deadline: float | None = None, bounded: bool = True):
     """Rebuild the value framed in ``body`` (the bytes after the header). Raises ``WireError`` on bad input.
 
     ``make_handle(id, type_name)`` turns a handle on the wire into the receiver's handle object. The bounds
-    above hold before a value is built; ``deadline`` (``time.monotonic()``) raises ``WireTimeout``.
+    above hold before a value is built (``bounded=False``: the worker reading the grader's own requests);
+    ``deadline`` (``time.monotonic()``) raises ``WireTimeout``.
     """
     if len(body) < 8:
         raise WireError("message shorter than its header")
     (n,) = struct.unpack_from(">Q", body)
     if n > len(body) - 8:
         raise WireError("message structure longer than the message")
-    if n > MAX_STRUCTURE_BYTES:
+    if bounded and n > MAX_STRUCTURE_BYTES:
         raise WireError(f"message structure of {n} bytes (at most {MAX_STRUCTURE_BYTES})")
     data = memoryview(body)[8 + n:]
     try:
@@ -165,11 +168,11 @@ def decode(body: bytes, *, make_handle=HandleRef, deadline: float | None = None)
         if depth > MAX_DEPTH:
             raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
         nodes[0] += 1
-        if nodes[0] > MAX_NODES:
+        if bounded and nodes[0] > MAX_NODES:
             raise WireError(f"message with more than {MAX_NODES} elements")
         if deadline is not None and nodes[0] % 1024 == 0 and time.monotonic() > deadline:
             raise WireTimeout("decoding ran past the deadline")
-        if isinstance(node, str) and len(node) > MAX_STRING:
+        if bounded and isinstance(node, str) and len(node) > MAX_STRING:
             raise WireError(f"a string of {len(node)} characters (at most {MAX_STRING})")
         if node is None or isinstance(node, (bool, str)):
             return node
