@@ -117,13 +117,13 @@ def fresh_cache(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *,
         x2_args = [_other_input(fwd_args[0])] + list(fwd_args[1:])
         call = case.call_signature()
         try:
-            _, cache = conventions.cs231n_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), case.options, True)
+            _, cache = conventions.declared_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), case.options, True)
             fresh = conventions.backward_with_cache(runner, breaker, fspec, dout, cache)
         except Exception:
             return None
         try:
-            _, cache1 = conventions.cs231n_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), case.options, True)
-            _, _cache2 = conventions.cs231n_forward(runner, breaker, fwd, fwd.op, tuple(x2_args), case.options, True)
+            _, cache1 = conventions.declared_forward(runner, breaker, fwd, fwd.op, tuple(fwd_args), case.options, True)
+            _, _cache2 = conventions.declared_forward(runner, breaker, fwd, fwd.op, tuple(x2_args), case.options, True)
             stale = conventions.backward_with_cache(runner, breaker, fspec, dout, cache1)
         except Exception as exc:
             return (f"{describe_error(exc)} [{call}: forward(x1), forward(x2), backward(dout, cache1)] — the same "
