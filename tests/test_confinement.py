@@ -174,7 +174,7 @@ def _value_scores(report):
 def test_the_probe_scores_zero_on_every_function(probe):
     path, outside = probe
     report = grade(path, _permissive_spec(), max_examples=SMALL)
-    assert _value_scores(report) == {name: 0 for name in ESCAPES}, report.to_text(color=False)[:3000]
+    assert _scores(report) == {name: 0 for name in ESCAPES}, report.to_text(color=False)[:3000]
     assert not outside.exists()
     assert "NOT CONFINED" not in report.sandbox and "reads:" in report.sandbox
 
