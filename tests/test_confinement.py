@@ -150,8 +150,11 @@ def probe(tmp_path):
 
 
 def _permissive_spec():
-    """The layers spec, with every module the probe uses allowed: what stops it must be the confinement."""
-    spec = load_spec("layers")
+    """The layers spec (its 8 functions the probe attacks through; the solution's other 13 are graded
+    honestly), with every module the probe uses allowed: what stops it must be the confinement."""
+    from _grader_specs import LAYERS8
+
+    spec = load_spec(LAYERS8)
     return dataclasses.replace(spec, allowed_imports=spec.allowed_imports + ("os", "sys", "socket", "importlib"),
                                forbidden_imports=(), call_timeout=30.0)
 
