@@ -50,7 +50,8 @@ the grader reads everything from it. The format, with the ``layers`` spec as the
 A ``params`` value names a reference option (``"stride"``), one element of a per-dimension option
 (``"kernel.1"``: element 1 of a tuple, or the int itself), or an option with a fallback for ``None``
 (``"stride|kernel.0"``). Check names starting with ``grader.`` are the grader's own checks
-(``grader.no_input_mutation``, ``grader.fresh_cache``, ``grader.rectangular_windows``, and the ``model``
+(``grader.no_input_mutation``, ``grader.fresh_cache``, ``grader.rectangular_windows``,
+``grader.default_arguments``, and the ``model``
 assignment's ``grader.model_*`` and ``grader.small_convnet_*``, which compare with the bundled model named
 by an optional ``[model] reference = "lenet-course"`` table); all others must be names of
 ``convcheck.checks.list_checks()``.
@@ -79,6 +80,8 @@ GRADER_CHECKS = {
     "grader.no_input_mutation": "the function leaves its input arrays unchanged",
     "grader.fresh_cache": "backward uses the cache it is given, not state left by the last forward call",
     "grader.rectangular_windows": "a max-pool op is right on rectangular windows that overlap (stride < window)",
+    "grader.default_arguments": "a reference-convention function is right when called as its signature allows: "
+                                "optional arguments left out (its defaults), positional or by keyword",
     # the model assignment (model_checks.py); the reference model is the spec's [model] reference
     "grader.model_spec_parses": "the returned model spec text parses with the builder and has the model's input",
     "grader.model_spec_matches": "the parsed model's summary equals the reference model's, row by row",
