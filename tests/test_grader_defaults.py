@@ -7,6 +7,7 @@ import importlib.util
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from convcheck.assignments.grader import conventions, grader_checks
@@ -69,3 +70,32 @@ def test_the_spec_names_it():
     spec = load_spec("arithmetic")
     for f in spec.functions:
         assert "grader.default_arguments" in [c.check for c in f.checks], f.name
+
+
+# --- grader.large_logits (the model spec's softmax_cross_entropy) -----------------------------------------
+
+def _model(edit=None):
+    text = (ROOT / "solutions/model_solution.py").read_text(encoding="utf-8")
+    if edit:
+        assert edit[0] in text
+        text = text.replace(*edit)
+    module = types.ModuleType("model")
+    exec(compile(text, "model.py", "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize("edit", [
+    None,
+    ("logits - logits.max(axis=1, keepdims=True)", "logits"),                                 # no shift
+    ("logits - logits.max(axis=1, keepdims=True)", "logits + logits.max(axis=1, keepdims=True)"),
+    ("logits - logits.max(axis=1, keepdims=True)", "logits - logits.max()"),                # one max for all rows
+])
+def test_large_logits_needs_each_rows_max_subtracted(edit):
+    spec = load_spec("model")
+    with np.errstate(all="ignore"):
+        result = grader_checks.large_logits(spec, spec.function("softmax_cross_entropy"), InProcess(_model(edit)),
+                                            conventions.Breaker(), max_examples=20, seed=0)
+    if edit is None:
+        assert result.status == "passed", result.message
+    else:
+        assert result.status == "failed" and "subtract each row's maximum" in result.message, result.message

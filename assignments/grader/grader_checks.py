@@ -239,6 +239,52 @@ def rectangular_windows(assignment: Assignment, fspec: FunctionSpec, runner, bre
                         max_examples=max_examples, seed=seed)
 
 
+# --- large logits: a softmax that is not shifted by its row's maximum overflows ---------------------------
+
+@st.composite
+def large_logit_cases(draw, op: str, caps):
+    """The checks' own loss cases with each row of logits moved by a large constant (±1000, ±700):
+    softmax and its cross-entropy do not change, but exp() of an unshifted row overflows (or underflows
+    to a log of 0)."""
+    from convcheck.checks.cases import Case
+
+    case = draw(_strategy_for(op, caps))
+    logits, labels = case.inputs
+    offsets = np.array(draw(st.lists(st.sampled_from([1000.0, -1000.0, 700.0, -700.0]),
+                                     min_size=logits.shape[0], max_size=logits.shape[0])))
+    return Case(op, (logits + offsets[:, None], labels), dict(case.options),
+                notes="each row of logits moved by a large constant")
+
+
+def large_logits(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int, seed: int):
+    """loss and dlogits equal the reference (finite) when every row of logits sits near ±1000: the
+    softmax must subtract each row's maximum before ``np.exp`` (the value checks use logits below 2,
+    where an unshifted softmax is right too)."""
+    from convcheck.checks.adapters import reference as ref
+
+    impl = conventions.adapt(assignment, runner, breaker)
+    op = fspec.op
+
+    def prop(case):
+        call = case.call_signature()
+        try:
+            got = impl[op](*case.inputs, **case.options)
+        except Exception as exc:
+            return f"{describe_error(exc)} [{call}]"
+        expected = ref.OPS[op](*case.inputs, **case.options)
+        got = got if isinstance(got, tuple) else (got,)
+        if len(got) != len(expected):
+            return f"returned {len(got)} values, but should be {len(expected)} (loss, dlogits) [{call}]"
+        for name, g, e in zip(("loss", "dlogits"), got, expected):
+            msg = compare(name, g, e, call)
+            if msg:
+                return msg + " — with logits this large, subtract each row's maximum before np.exp"
+        return None
+
+    return run_property(large_logit_cases(op, assignment.capabilities), prop, max_examples=max_examples,
+                        seed=seed)
+
+
 # --- the signature's defaults (reference convention) ------------------------------------------------------
 
 @st.composite

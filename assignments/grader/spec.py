@@ -51,7 +51,7 @@ A ``params`` value names a reference option (``"stride"``), one element of a per
 (``"kernel.1"``: element 1 of a tuple, or the int itself), or an option with a fallback for ``None``
 (``"stride|kernel.0"``). Check names starting with ``grader.`` are the grader's own checks
 (``grader.no_input_mutation``, ``grader.fresh_cache``, ``grader.rectangular_windows``,
-``grader.default_arguments``, and the ``model``
+``grader.default_arguments``, ``grader.large_logits``, and the ``model``
 assignment's ``grader.model_*`` and ``grader.small_convnet_*``, which compare with the bundled model named
 by an optional ``[model] reference = "lenet-course"`` table); all others must be names of
 ``convcheck.checks.list_checks()``.
@@ -80,6 +80,7 @@ GRADER_CHECKS = {
     "grader.no_input_mutation": "the function leaves its input arrays unchanged",
     "grader.fresh_cache": "backward uses the cache it is given, not state left by the last forward call",
     "grader.rectangular_windows": "a max-pool op is right on rectangular windows that overlap (stride < window)",
+    "grader.large_logits": "a softmax loss is right (finite) when each row of logits is moved by ±1000",
     "grader.default_arguments": "a reference-convention function is right when called as its signature allows: "
                                 "optional arguments left out (its defaults), positional or by keyword",
     # the model assignment (model_checks.py); the reference model is the spec's [model] reference
