@@ -36,7 +36,8 @@ from .spec import Assignment, FunctionSpec
 class Runner(Protocol):
     """What the adapters need from the sandbox (``sandbox.Sandbox``): call a submission function by
     name with positional arguments (and keywords, for ``grader.default_arguments``); ``keep`` lists
-    indices of a returned tuple to leave in the worker as Handles; the result has ``.value`` and ``.mutated`` (names of arrays modified in place)."""
+    indices of a returned tuple to leave in the worker as Handles; the result has ``.value`` and
+    ``.mutated`` (names of arrays modified in place)."""
 
     def call(self, name: str, *args, keep=None, **kwargs) -> Any: ...
 
