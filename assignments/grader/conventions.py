@@ -35,10 +35,11 @@ from .spec import Assignment, FunctionSpec
 
 class Runner(Protocol):
     """What the adapters need from the sandbox (``sandbox.Sandbox``): call a submission function by
-    name with positional arguments; ``keep`` lists indices of a returned tuple to leave in the worker
-    as Handles; the result has ``.value`` and ``.mutated`` (names of arrays modified in place)."""
+    name with positional arguments (and keywords, for ``grader.default_arguments``); ``keep`` lists
+    indices of a returned tuple to leave in the worker as Handles; the result has ``.value`` and
+    ``.mutated`` (names of arrays modified in place)."""
 
-    def call(self, name: str, *args, keep=None) -> Any: ...
+    def call(self, name: str, *args, keep=None, **kwargs) -> Any: ...
 
 
 class ConventionError(Exception):
@@ -201,12 +202,12 @@ class Breaker:
         self.spent.setdefault(self.current or "?", n)
         return BudgetSpent(f"time budget of {n:.3g} s spent: {self.current}'s remaining examples were not run")
 
-    def call(self, runner: Runner, name: str, *args, keep=()):
+    def call(self, runner: Runner, name: str, *args, keep=(), **kwargs):
         if name in self.tripped:
             raise self.tripped[name]
-        return self.call_result(runner, name, *args, keep=keep).value
+        return self.call_result(runner, name, *args, keep=keep, **kwargs).value
 
-    def call_result(self, runner: Runner, name: str, *args, keep=(), return_args=()):
+    def call_result(self, runner: Runner, name: str, *args, keep=(), return_args=(), **kwargs):
         """The sandbox's whole CallResult (value, mutated, output, seconds)."""
         if name in self.tripped:
             raise self.tripped[name]
@@ -226,7 +227,7 @@ class Breaker:
             extra = {"keep": list(keep)} if keep else {}
             if return_args:
                 extra["return_args"] = list(return_args)
-            result = runner.call(name, *args, **extra)
+            result = runner.call(name, *args, **extra, **kwargs)
         except Exception as exc:
             if limit is not None and type(exc).__name__ == "CallTimeout":
                 raise self._budget_error() from None   # cut by the budget, not by the call limit

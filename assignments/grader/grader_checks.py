@@ -9,6 +9,7 @@ Hypothesis with the assignment's seed, on the checks' own case strategies, and r
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -236,6 +237,139 @@ def rectangular_windows(assignment: Assignment, fspec: FunctionSpec, runner, bre
 
     return run_property(window_cases(op, assignment.capabilities.exact_division), prop,
                         max_examples=max_examples, seed=seed)
+
+
+# --- large logits: a softmax that is not shifted by its row's maximum overflows ---------------------------
+
+@st.composite
+def large_logit_cases(draw, op: str, caps):
+    """The checks' own loss cases with each row of logits moved by a large constant (±1000, ±700):
+    softmax and its cross-entropy do not change, but exp() of an unshifted row overflows (or underflows
+    to a log of 0)."""
+    from convcheck.checks.cases import Case
+
+    case = draw(_strategy_for(op, caps))
+    logits, labels = case.inputs
+    offsets = np.array(draw(st.lists(st.sampled_from([1000.0, -1000.0, 700.0, -700.0]),
+                                     min_size=logits.shape[0], max_size=logits.shape[0])))
+    return Case(op, (logits + offsets[:, None], labels), dict(case.options),
+                notes="each row of logits moved by a large constant")
+
+
+def large_logits(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int, seed: int):
+    """loss and dlogits equal the reference (finite) when every row of logits sits near ±1000: the
+    softmax must subtract each row's maximum before ``np.exp`` (the value checks use logits below 2,
+    where an unshifted softmax is right too)."""
+    from convcheck.checks.adapters import reference as ref
+
+    impl = conventions.adapt(assignment, runner, breaker)
+    op = fspec.op
+
+    def prop(case):
+        call = case.call_signature()
+        try:
+            got = impl[op](*case.inputs, **case.options)
+        except Exception as exc:
+            return f"{describe_error(exc)} [{call}]"
+        expected = ref.OPS[op](*case.inputs, **case.options)
+        got = got if isinstance(got, tuple) else (got,)
+        if len(got) != len(expected):
+            return f"returned {len(got)} values, but should be {len(expected)} (loss, dlogits) [{call}]"
+        for name, g, e in zip(("loss", "dlogits"), got, expected):
+            msg = compare(name, g, e, call)
+            if msg:
+                return msg + " — with logits this large, subtract each row's maximum before np.exp"
+        return None
+
+    return run_property(large_logit_cases(op, assignment.capabilities), prop, max_examples=max_examples,
+                        seed=seed)
+
+
+# --- the signature's defaults (reference convention) ------------------------------------------------------
+
+@st.composite
+def default_calls(draw, op: str, caps):
+    """A valid call of ``op`` (the checks' own case strategy) as a student's caller may write it: each
+    optional argument left out or not, the kept ones positional up to a point and by keyword after it,
+    and a per-dimension ``kernel_size`` given as one int standing for a cube of ``ndim`` dimensions.
+    Returns a :class:`DefaultCall`."""
+    from .conventions import _reference_signature
+
+    case = draw(_strategy_for(op, caps))
+    sig = _reference_signature(op)
+    options = dict(case.options)
+    if isinstance(options.get("kernel_size"), (tuple, list)) and "ndim" in sig.parameters and draw(st.booleans()):
+        options["kernel_size"], options["ndim"] = options["kernel_size"][0], draw(st.integers(1, 3))
+    kept = []
+    for name, p in sig.parameters.items():
+        if name not in options:
+            continue
+        if p.default is inspect.Parameter.empty or not draw(st.booleans()):
+            kept.append(name)
+    n_positional = draw(st.integers(0, len(kept)))
+    order = list(sig.parameters)
+    args, kwargs = [], {}
+    for i, name in enumerate(kept):
+        # positional only while no earlier parameter was left out (else the value would land in its slot)
+        if i < n_positional and order.index(name) == i:
+            args.append(options[name])
+        else:
+            kwargs[name] = options[name]
+    return DefaultCall(tuple(args), kwargs)
+
+
+@dataclass
+class DefaultCall:
+    """One call of :func:`default_calls`; the failure message spells it out, so no case is rendered."""
+    args: tuple
+    kwargs: dict
+
+    def to_dict(self):
+        return None
+
+
+def _strategy_for(op: str, caps):
+    from convcheck.checks.strategies import cases
+
+    return cases(op, caps)
+
+
+def _render_call(name: str, args, kwargs) -> str:
+    return f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
+
+
+def default_arguments(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int,
+                      seed: int):
+    """The function called as its signature allows — optional arguments left out, positional or by keyword —
+    equals the reference called the same way. The value checks always pass every argument, so a wrong
+    default (``stride=2``, ``ndim=2``) or a shorthand the contract allows (an int kernel) goes unseen there.
+    Calls the reference refuses (a default that makes the configuration invalid) are skipped."""
+    from convcheck.checks.adapters import reference as ref
+
+    usable = [0]
+
+    def prop(call):
+        args, kwargs = call.args, call.kwargs
+        try:
+            expected = ref.OPS[fspec.op](*args, **kwargs)
+        except Exception:
+            reject()
+        text = _render_call(fspec.name, args, kwargs)
+        try:
+            got = breaker.call(runner, fspec.name, *args, **kwargs)
+        except Exception as exc:
+            return f"{describe_error(exc)} [{text}]"
+        usable[0] += 1
+        if isinstance(expected, (int, np.integer)) and not isinstance(expected, bool):
+            if isinstance(got, bool) or not isinstance(got, (int, np.integer)) or got != expected:
+                return f"{text} returned {got!r}, but should be {expected!r} (the defaults of the signature apply)"
+            return None
+        msg = compare("the result", got, expected, text)
+        return msg and msg + " (the defaults of the signature apply)"
+
+    result = run_property(default_calls(fspec.op, assignment.capabilities), prop, max_examples=max_examples,
+                          seed=seed)
+    return _needs_usable(result, usable[0], fspec.name)
 
 
 # --- the model assignment (model_checks.py): a spec text, stated shapes and counts, a small ConvNet -----------

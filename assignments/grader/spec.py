@@ -87,7 +87,7 @@ declares ``NHWC`` (activations, their gradients and ``out`` follow ``x``), ``HWC
 arrays are sent in the declared layout and received ones converted back before comparison.
 
 Checks starting with ``grader.`` are the grader's own (``GRADER_CHECKS``): ``grader.no_input_mutation``,
-``grader.fresh_cache``, ``grader.rectangular_windows``; for a course's functions that convcheck.checks
+``grader.fresh_cache``, ``grader.rectangular_windows``, ``grader.default_arguments``, ``grader.large_logits``; for a course's functions that convcheck.checks
 has no check of, ``grader.values`` (the outputs in the check's ``outputs = [...]`` equal the reference's;
 ``mode = "test"`` for batch norm's test mode), ``grader.dict_after`` (the param dict's ``keys`` after the
 call: running statistics), the ``grader.dropout_*`` properties (course_checks.py lists the ops each
@@ -132,6 +132,9 @@ GRADER_CHECKS = {
     "grader.dropout_kept_fraction": "the kept fraction is near p on a large input",
     "grader.dropout_same_seed": "the same seed gives the same mask",
     "grader.dropout_backward_mask": "the backward reuses the forward's mask and scale",
+    "grader.large_logits": "a softmax loss is right (finite) when each row of logits is moved by ±1000",
+    "grader.default_arguments": "a reference-convention function is right when called as its signature allows: "
+                                "optional arguments left out (its defaults), positional or by keyword",
     # the model assignment (model_checks.py); the reference model is the spec's [model] reference
     "grader.model_spec_parses": "the returned model spec text parses with the builder and has the model's input",
     "grader.model_spec_matches": "the parsed model's summary equals the reference model's, row by row",
