@@ -34,9 +34,9 @@ def _referenced_names(node: ast.AST) -> set[str]:
 
 def import_rules(assignment: Assignment, source) -> dict:
     """The import rules for this submission (worker/imports.py): the spec's lists and its own modules."""
-    from pathlib import PurePosixPath
+    from .policy import local_modules
 
-    local = sorted({PurePosixPath(rel).parts[0].removesuffix(".py") for rel in getattr(source, "files", {})})
+    local = local_modules(getattr(source, "files", {}))
     return {"allowed": list(assignment.allowed_imports), "forbidden": list(assignment.forbidden_imports),
             "local": local}
 

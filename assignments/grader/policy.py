@@ -20,6 +20,13 @@ from typing import NamedTuple
 from .worker.imports import ForbiddenImportError, denied, forbidden_match  # noqa: F401 (re-exported)
 
 
+def local_modules(files) -> list[str]:
+    """The top-level module names a submission's own files provide (always importable by it)."""
+    from pathlib import PurePosixPath
+
+    return sorted({PurePosixPath(rel).parts[0].removesuffix(".py") for rel in files})
+
+
 class ImportUse(NamedTuple):
     """A forbidden module found by the static scan, and the line that uses it."""
 

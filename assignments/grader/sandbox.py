@@ -93,12 +93,12 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .worker import wire
 from .environment import clear_stale_work, remove_tree, worker_environment
 from .loader import SubmissionSource, from_text, load_submission_source
-from .policy import ImportUse, scan_imports
+from .policy import ImportUse, local_modules, scan_imports
 
 
 __all__ = [
@@ -738,7 +738,7 @@ class Sandbox:
     @property
     def import_rules(self) -> dict:
         """What the submission may import (worker/imports.py): the spec's lists and its own modules."""
-        local = sorted({PurePosixPath(rel).parts[0].removesuffix(".py") for rel in self.source.files})
+        local = local_modules(self.source.files)
         return {"allowed": None if self.allowed_imports is None else list(self.allowed_imports),
                 "forbidden": list(self.forbidden_imports), "local": local}
 
