@@ -91,10 +91,13 @@ def check(mod, function, rng, p=0.75):
     x2, x4 = rng.standard_normal((n, 5)) * 2 + 1, rng.standard_normal((n, c, h, w)) * 2 - 1
     if function in ("svm_loss", "softmax_loss"):
         y = rng.integers(0, 5, n)
-        loss, dx = getattr(mod, function)(x2, y)
-        e_loss, e_dx = ref.OPS[function](x2, y)
-        close(loss, e_loss, "loss", function, x2.size, norm=False)
-        close(dx, e_dx, "dx", function, x2.size, norm=False)
+        # and the same scores with each row moved to ±1000: the losses do not change (an unshifted exp overflows)
+        for scores in (x2, x2 + np.array([1000.0, -1000.0, 700.0, -700.0])[:, None]):
+            with np.errstate(all="ignore"):      # a mutant's overflow is its failure, not a warning here
+                loss, dx = getattr(mod, function)(scores, y)
+            e_loss, e_dx = ref.OPS[function](scores, y)
+            close(loss, e_loss, "loss", function, x2.size, norm=False)
+            close(dx, e_dx, "dx", function, x2.size, norm=False)
     elif function == "batchnorm_forward":
         _bn_forward(mod, x2, rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal(5),
                     rng.random(5) + 0.5, momentum, eps)

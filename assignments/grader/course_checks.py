@@ -74,15 +74,29 @@ def _family(op: str) -> str:
     return op
 
 
+#: the row offsets of ``large_logits = true``: each row of scores moved by one of them
+LARGE_OFFSETS = (1000.0, -1000.0, 700.0, -700.0)
+
+
 @st.composite
-def course_cases(draw, op: str, mode: str = "train"):
+def course_cases(draw, op: str, mode: str = "train", large_logits: bool = False):
+    """A call of ``op``'s family with distinct, well-scaled values. ``large_logits`` (the two losses only)
+    moves each row of scores by ±1000 or ±700: both losses and their gradients depend only on differences
+    within a row, so the expected values do not change, but an unshifted ``np.exp`` overflows (or a log
+    of 0 appears)."""
     fam = _family(op)
     backward = op.endswith(("_backward", "_backward_alt"))
     if fam in ("softmax_loss", "svm_loss"):
         n, c = draw(st.integers(1, 5)), draw(st.integers(2, 5))
         x = draw(arrays((n, c), "float64")) * 0.3 if fam == "svm_loss" else draw(arrays((n, c), "float64", scale=0.25))
         y = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
+        if large_logits:
+            offsets = draw(st.lists(st.sampled_from(LARGE_OFFSETS), min_size=n, max_size=n))
+            return CourseCase({"x": x + np.array(offsets)[:, None], "y": y},
+                              notes="each row of scores moved by a large constant", shown=("x", "y"))
         return CourseCase({"x": x, "y": y}, shown=("x", "y"))
+    if large_logits:
+        raise ValueError(f"large_logits applies to softmax_loss and svm_loss, not op={op!r}")
     if fam == "zero_pad":   # the channels-last course's helpers (conv-step-by-step)
         shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2)))
         return CourseCase({"X": draw(arrays(shape, "float64")), "pad": draw(st.integers(0, 2))}, shown=("X", "pad"))
@@ -256,9 +270,11 @@ def _tol(fspec, values, name):
 
 def values(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int, seed: int,
            item=None):
-    """The outputs named by the check's ``outputs`` equal the reference's (``mode`` = train | test)."""
+    """The outputs named by the check's ``outputs`` equal the reference's (``mode`` = train | test;
+    ``large_logits = true``: the losses' scores moved row by row far from 0, see :func:`course_cases`)."""
     opts = item.options if item is not None else {}
     mode = opts.get("mode", "train")
+    large = bool(opts.get("large_logits", False))
     names = list(opts.get("outputs") or [n for n in fspec.returns if n != "cache"])
     usable = [0]
 
@@ -276,10 +292,12 @@ def values(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_
         for name in names:
             msg = _compare(name, named.get(name), want[name], _tol(fspec, case.values, name))
             if msg:
+                if large:
+                    msg += " — with scores this large, subtract each row's maximum before np.exp"
                 return msg + "\n" + _render(assignment, fspec, case, named.get(name), want[name])
         return None
 
-    result = run_property(course_cases(fspec.op, mode), prop, max_examples=max_examples, seed=seed)
+    result = run_property(course_cases(fspec.op, mode, large), prop, max_examples=max_examples, seed=seed)
     return _needs_usable(result, usable[0], fspec.name)
 
 

@@ -89,7 +89,8 @@ arrays are sent in the declared layout and received ones converted back before c
 Checks starting with ``grader.`` are the grader's own (``GRADER_CHECKS``): ``grader.no_input_mutation``,
 ``grader.fresh_cache``, ``grader.rectangular_windows``, ``grader.default_arguments``, ``grader.large_logits``; for a course's functions that convcheck.checks
 has no check of, ``grader.values`` (the outputs in the check's ``outputs = [...]`` equal the reference's;
-``mode = "test"`` for batch norm's test mode), ``grader.dict_after`` (the param dict's ``keys`` after the
+``mode = "test"`` for batch norm's test mode; ``large_logits = true`` for a loss's scores moved row by row
+to ±1000, where an unshifted softmax overflows), ``grader.dict_after`` (the param dict's ``keys`` after the
 call: running statistics), the ``grader.dropout_*`` properties (course_checks.py lists the ops each
 supports); and the ``model`` assignment's ``grader.model_*`` and ``grader.small_convnet_*``, which compare
 with the bundled model named by an optional ``[model] reference = "lenet-course"`` table. All others
