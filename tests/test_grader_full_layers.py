@@ -46,14 +46,16 @@ def test_each_mutant_loses_points_on_its_functions_only(mutant):
 
 def test_dropout_written_for_the_other_meaning_of_p_is_told_so():
     report = grade(HERE / "full_mutants" / "dropout_p_drops.py", "layers", seed="practice", max_examples=BUDGET)
-    failed = [t.output for t in report.tests if t.function == "dropout_forward" and t.status != "passed"]
+    failed = [t.output for t in report.tests if t.function == "dropout_forward" and t.status != "passed"
+              and t.check != "grader.no_input_mutation"]   # that one is not counted while the values fail
     assert failed and all("probability of DROPPING" in text for text in failed)
 
 
 def test_running_statistics_are_read_back_from_bn_param_with_a_diagnosis():
     report = grade(HERE / "full_mutants" / "batchnorm_forward_running_var_unbiased.py", "layers",
                    seed="practice", max_examples=BUDGET)
-    [test] = [t for t in report.tests if t.function == "batchnorm_forward" and t.status != "passed"]
+    [test] = [t for t in report.tests if t.function == "batchnorm_forward" and t.status != "passed"
+              and t.check != "grader.no_input_mutation"]   # not counted while a value check fails
     assert "bn_param['running_var']" in test.output and "unbiased variance" in test.output
 
 

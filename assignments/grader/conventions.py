@@ -509,6 +509,7 @@ class _Plain:
         self.value, self.mutated, self.output, self.seconds = value, [], "", 0.0
 
 
-def mutated_arguments(runner, breaker: Breaker, name: str, args: list) -> list[str]:
-    """Call ``name(*args)`` in the worker; the names of the array arguments it modified in place."""
-    return list(breaker.call_result(runner, name, *args).mutated)
+def mutated_arguments(runner, breaker: Breaker, name: str, args: list, keep=()) -> list[str]:
+    """Call ``name(*args)`` in the worker; the names of the array arguments it modified in place (a dict's
+    arrays as ``bn_param['running_mean']``). ``keep``: indexes of returned values left in the worker."""
+    return list(breaker.call_result(runner, name, *args, keep=keep).mutated)

@@ -67,6 +67,12 @@ def supports(op: str) -> bool:
     return _family(op) in FAMILIES
 
 
+def supports_mutation_check(op: str) -> bool:
+    """Whether ``grader.no_input_mutation`` of a function of op ``op`` draws this module's cases (the
+    course's normalisations, losses, helpers and dropout) rather than convcheck.checks' strategies."""
+    return supports(op) or _family(op) == "inverted_dropout"
+
+
 def _family(op: str) -> str:
     for fam in ("spatial_batchnorm", "batchnorm", "layernorm", "groupnorm", "inverted_dropout"):
         if op.startswith(fam):
@@ -356,6 +362,57 @@ def _dict_hint(key: str, got, v: dict, mode: str) -> str:
     except Exception:
         return ""
     return ""
+
+
+# --- inputs left alone ----------------------------------------------------------------------------------
+
+def no_input_mutation(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *, max_examples: int, seed: int,
+                      item=None):
+    """A course function leaves the caller's arrays as they were: every array argument and every array in
+    a param dict, except the entries the function is meant to write — ``writes = [...]`` in the check, by
+    default the keys its ``grader.dict_after`` checks read (batch norm's running statistics). A backward
+    runs after its forward (train mode; the cache stays in the worker) and must not modify ``dout``.
+    Dropout (any op whose cases :func:`course_cases` cannot draw) uses the dropout checks' cases. The
+    worker compares each array with its snapshot (:func:`conventions.mutated_arguments`), so like
+    ``grader.no_input_mutation`` this check can only cost points (the grader counts it only when the
+    function's value checks pass); examples on which the function raises prove nothing either way."""
+    opts = item.options if item is not None else {}
+    mode = opts.get("mode", "train")
+    writes = opts.get("writes")
+    if writes is None:
+        writes = [k for c in fspec.checks if c.check == "grader.dict_after"
+                  for k in (c.options.get("keys") or ["running_mean", "running_var"])]
+    allowed = {f"[{k!r}]" for k in writes}
+    dropout = _family(fspec.op) == "inverted_dropout"
+    strategy = _dropout_cases() if dropout else course_cases(fspec.op, mode)
+    usable = [0]
+
+    def prop(case):
+        values = {**case.values, "mode": mode}
+        try:
+            if fspec.forward:
+                fwd = assignment.function(fspec.forward)
+                named, _ = conventions.call_declared(runner, breaker, fwd, {**values, "mode": "train"}, keep_cache=True)
+                dout = conventions.to_layout(values["dout"], fspec.layouts.get("dout", fwd.layouts.get("x")))
+                values = {**values, "dout": dout, "cache": named.get("cache")}
+            args = conventions.student_args(fspec, values)
+            keep = (fspec.returns.index("cache"),) if "cache" in fspec.returns else ()
+            mutated = conventions.mutated_arguments(runner, breaker, fspec.name, args, keep=keep)
+        except conventions.OptionNotExpressible:
+            raise
+        except Exception as exc:
+            if conventions._is_fatal(exc) or isinstance(exc, conventions.BudgetSpent):
+                return describe_error(exc)
+            return None   # a call that raises is the value checks' failure
+        usable[0] += 1
+        mutated = [m for m in mutated if not any(m.endswith(a) for a in allowed)]
+        if mutated:
+            return (f"{fspec.name} modified its input {', '.join(mutated)} in place — the caller's arrays must be "
+                    "left as they were\n" + _render(assignment, fspec, case))
+        return None
+
+    result = run_property(strategy, prop, max_examples=max_examples, seed=seed)
+    return _needs_usable(result, usable[0], fspec.name)
 
 
 # --- dropout -------------------------------------------------------------------------------------------

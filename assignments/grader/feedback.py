@@ -198,8 +198,12 @@ def hints(fspec: FunctionSpec, check: str, case, message: str, received=None, ex
         out.append("Read everything the backward needs from its cache argument; a global or attribute set by "
                    "the forward holds the LAST call's input, not the one this cache belongs to.")
     if check == "grader.no_input_mutation":
-        out.append("The caller's x must stay as it was: write `out = np.maximum(0, x)` or work on `x.copy()` "
-                   "rather than assigning into x.")
+        if fspec.op.startswith("relu"):
+            out.append("The caller's x must stay as it was: write `out = np.maximum(0, x)` or work on `x.copy()` "
+                       "rather than assigning into x.")
+        else:
+            out.append("In-place operators (x -= mean, x *= mask, dout[...] = 0) and slice assignment change the "
+                       "caller's array: write xc = x - mean, or work on a .copy().")
     if case is None:
         return out
     geometry = _window_and_input(case)

@@ -265,7 +265,10 @@ def grade_function(assignment, fspec, impl, runner, breaker, *, max_examples, se
         if item.is_grader_check:
             short = item.check.split(".", 1)[1]
             course = getattr(course_checks, short, None) if short in COURSE_CHECKS else None
-            if course is not None:   # a course function's values: the spec's full budget
+            if short == "no_input_mutation" and course_checks.supports_mutation_check(fspec.op):
+                r = course_checks.no_input_mutation(assignment, fspec, runner, breaker, max_examples=grader_budget,
+                                                    seed=seed, item=item)
+            elif course is not None:   # a course function's values: the spec's full budget
                 r = course(assignment, fspec, runner, breaker, max_examples=max_examples, seed=seed, item=item)
             else:
                 run = getattr(grader_checks, short)
