@@ -204,3 +204,42 @@ def test_breaker_stops_calling_a_function_that_hung():
         with pytest.raises(CallTimeout):
             breaker.call(Hangs(), "relu_forward", np.ones(2))
     assert Hangs.calls == 1 and "relu_forward" in breaker.tripped
+
+
+# --- a function's own contract ----------------------------------------------------------------------------
+
+def _layers_with(tmp_path, function: str, contract_line: str):
+    text = (Path(__file__).resolve().parents[1] / "assignments" / "specs" / "layers.toml").read_text(encoding="utf-8")
+    anchor = f'[[functions]]\nname = "{function}"\n'
+    assert text.count(anchor) == 1
+    path = tmp_path / "layers.toml"
+    path.write_text(text.replace(anchor, anchor + contract_line + "\n"), encoding="utf-8")
+    return load_spec(path)
+
+
+def test_a_functions_contract_narrows_its_own_checks_only(tmp_path):
+    """``contract = { exact_division = true }`` on the conv functions of the floor-rule spec: a forward that
+    asserts cs231n's exact division passes there, and the pool functions still draw strides that do not
+    divide."""
+    from convcheck.assignments import grade
+
+    spec = _layers_with(tmp_path, "conv_forward_naive", "contract = { exact_division = true }")
+    caps = spec.capabilities
+    assert caps.for_op("conv_forward").exact_division and not caps.for_op("max_pool_forward").exact_division
+    mutant = Path(__file__).parent / "submissions" / "layers" / "mutants" / "conv_forward_assumes_exact_division.py"
+    narrowed = grade(mutant, spec, seed="practice", max_examples=8)
+    plain = grade(mutant, "layers", seed="practice", max_examples=8)
+    lost = lambda report: {t.function for t in report.tests if t.status != "passed" and "not defined" not in t.output}
+    assert "conv_forward_naive" in lost(plain)
+    assert "conv_forward_naive" not in lost(narrowed), [t.output for t in narrowed.tests if t.status != "passed"]
+
+
+@pytest.mark.parametrize("function, line, words", [
+    ("softmax_loss", "contract = { dilation = false }", "graded by the grader's own checks"),
+    ("conv_forward_naive", "contract = { dilatoin = false }", "dilatoin"),
+    ("conv_forward_naive", 'contract = { layout = "NHWC" }', "belong to [contract]"),
+])
+def test_a_functions_contract_that_cannot_apply_is_refused(tmp_path, function, line, words):
+    with pytest.raises(SpecError) as info:
+        _layers_with(tmp_path, function, line)
+    assert words in str(info.value), str(info.value)

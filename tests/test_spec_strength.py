@@ -31,6 +31,7 @@ SHIPPED = {
     "model": ("model_solution.py", 6),
     "layers": ("layers_solution.py", 6),
     "layers-cs231n": ("layers_solution.py", 6),
+    "conv-step-by-step": ("conv-step-by-step_solution.py", 6),
 }
 
 

@@ -63,7 +63,7 @@ def compare(name: str, got, expected, call: str) -> str | None:
 def _strategy(op: str, assignment: Assignment):
     from convcheck.checks.strategies import cases
 
-    return cases(op, assignment.capabilities)
+    return cases(op, assignment.capabilities.for_op(op))
 
 
 def run_property(strategy, prop, *, max_examples: int, seed: int) -> GraderCheckResult:
@@ -235,7 +235,7 @@ def rectangular_windows(assignment: Assignment, fspec: FunctionSpec, runner, bre
         expected = ref.OPS[op](*case.inputs, **case.options)
         return compare(out_name, got, expected, call)
 
-    return run_property(window_cases(op, assignment.capabilities.exact_division), prop,
+    return run_property(window_cases(op, assignment.capabilities.for_op(op).exact_division), prop,
                         max_examples=max_examples, seed=seed)
 
 
@@ -281,7 +281,7 @@ def large_logits(assignment: Assignment, fspec: FunctionSpec, runner, breaker, *
                 return msg + " — with logits this large, subtract each row's maximum before np.exp"
         return None
 
-    return run_property(large_logit_cases(op, assignment.capabilities), prop, max_examples=max_examples,
+    return run_property(large_logit_cases(op, assignment.capabilities.for_op(op)), prop, max_examples=max_examples,
                         seed=seed)
 
 
@@ -367,7 +367,7 @@ def default_arguments(assignment: Assignment, fspec: FunctionSpec, runner, break
         msg = compare("the result", got, expected, text)
         return msg and msg + " (the defaults of the signature apply)"
 
-    result = run_property(default_calls(fspec.op, assignment.capabilities), prop, max_examples=max_examples,
+    result = run_property(default_calls(fspec.op, assignment.capabilities.for_op(fspec.op)), prop, max_examples=max_examples,
                           seed=seed)
     return _needs_usable(result, usable[0], fspec.name)
 

@@ -216,7 +216,8 @@ class FunctionSpec:
     dicts: dict = field(default_factory=dict, compare=False)
     #: array layouts other than the reference's: input name -> layout (``"NHWC"``, ``"HWCF"``, ``"111F"``, ``"1C11"``)
     layouts: dict = field(default_factory=dict, compare=False)
-    #: the spec's ``[contract]`` narrowing for this function only
+    #: a narrowing of ``[contract]`` for this function's checks only (``contract = { dilation = false }``),
+    #: applied as a per-op refinement of the assignment's capabilities (``_function_contracts``)
     contract: dict = field(default_factory=dict, compare=False)
     #: other reference ops the same function implements, each ``{"op": ..., "args": [...]}``
     variants: tuple = ()
@@ -304,6 +305,35 @@ def _capabilities(contract: dict, where: str) -> Capabilities:
         raise SpecError(f"{where}: [contract] {exc}") from None
 
 
+def _function_contracts(functions, caps: Capabilities, source: str) -> Capabilities:
+    """The assignment's capabilities with each function's ``contract = {...}`` as a refinement of its
+    op (and its variants' ops): that function's checks draw inside it, the others do not see it."""
+    from convcheck.checks.ops import OPS
+
+    ops, owner = {k: dict(v) for k, v in caps.ops.items()}, {}
+    for f in functions:
+        if not f.contract:
+            continue
+        where = f"{source}: {f.name}.contract"
+        changes = {k: (tuple(v) if isinstance(v, list) else v) for k, v in f.contract.items()}
+        if "layout" in changes or "description" in changes or "preset" in changes:
+            raise SpecError(f"{where}: layout, preset and description belong to [contract], not to one function")
+        for op in (f.op, *(v["op"] for v in f.variants)):
+            if op not in OPS:
+                raise SpecError(f"{where}: {op!r} is graded by the grader's own checks, whose cases no contract "
+                                "narrows; a contract applies to functions graded by convcheck.checks")
+            if op in owner and owner[op][1] != changes:
+                raise SpecError(f"{where}: {owner[op][0]} implements {op!r} too, with another contract")
+            owner[op] = (f.name, changes)
+            ops[op] = {**ops.get(op, {}), **changes}
+    if not owner:
+        return caps
+    try:
+        return caps.narrowed(ops=ops)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{source}: a function's contract: {exc}") from None
+
+
 def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
     """Validate a spec's parsed TOML and build the Assignment."""
     head = data.get("assignment") or {}
@@ -369,7 +399,7 @@ def parse_spec(data: dict, source: str = "<spec>") -> Assignment:
         name=head["name"],
         title=head.get("title", head["name"]),
         convention=head["convention"],
-        capabilities=_capabilities(contract, source),
+        capabilities=_function_contracts(functions, _capabilities(contract, source), source),
         contract=contract.get("description", ""),
         max_examples=int(budget.get("max_examples", 40)),
         seed=int(budget.get("seed", 0)),
