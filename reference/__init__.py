@@ -6,7 +6,7 @@ there is one input). Layout ``(N, C, *spatial)``, float64 by default, inputs nev
 ``ValueError`` naming the argument on bad input. :data:`OPS` maps every public op's name to it.
 """
 
-from . import conv, dropout, filters, layers, losses, norm, params, pool, shapes
+from . import conv, dropout, filters, layers, losses, norm, params, pool, shapes, steps
 from .conv import (
     conv_backward, conv_backward_naive, conv_forward, conv_forward_naive, conv_transpose_backward,
     conv_transpose_forward,
@@ -51,4 +51,4 @@ ARITHMETIC_OPS = [
 OPS = {name: globals()[name] for name in ARRAY_OPS + ARITHMETIC_OPS}
 
 __all__ = sorted(OPS) + ["OPS", "ARRAY_OPS", "ARITHMETIC_OPS", "conv", "pool", "layers", "norm", "losses",
-                         "dropout", "filters", "shapes", "params"]
+                         "dropout", "filters", "shapes", "params", "steps"]
