@@ -5,7 +5,9 @@
 in ``bn_param``) after the call; the ``grader.dropout_*`` checks grade the one random op by the
 properties of ``convcheck.checks.dropout`` (any correct mask satisfies them). Cases come from
 ``convcheck.checks.norm_cases``' constructions (distinct values: every variance > 0; SVM scores off the
-hinge's kink; dropout inputs without zeros). Expected values are computed here, never sent to the worker.
+hinge's kink; dropout inputs without zeros). Expected values are computed here, in the grader's process, by
+``convcheck.reference`` (``norm``, ``losses``, and ``steps`` for the channels-last course's helpers), and are
+never sent to the worker.
 
 Which reference op a function is graded against follows from its spec ``op``:
 
