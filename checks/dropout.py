@@ -27,6 +27,9 @@ from .harness import CheckFailure
 Z = 6.0
 DROP_MEANING = ("this submission treats p as the probability of DROPPING a unit (cs231n before 2017, torch's "
                 "F.dropout); in this assignment p is the probability of KEEPING one: mask = (rand < p), out = x·mask/p")
+#: the same hint for an assignment that declares p the probability of dropping (a spec's ``p = "1-p"``)
+KEEP_MEANING = ("this submission treats p as the probability of KEEPING a unit (cs231n since 2017); in this "
+                "assignment p is the probability of DROPPING one: mask = (rand >= p), out = x·mask/(1 − p)")
 
 
 def _call(op, p, seed, mode):

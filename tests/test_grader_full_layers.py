@@ -75,3 +75,26 @@ def test_the_sandbox_returns_a_param_dict_as_the_call_left_it_only_when_asked(tm
         np.testing.assert_array_equal(asked.args_after[0]["running_mean"], [2.0, 3.0])
         assert sent == {"n": 4}                       # the grader's own dict is never the worker's
         assert sb.call("f", x, {"n": 1}).args_after is None
+
+
+def _drop_meaning_spec(tmp_path):
+    """The layers spec as cs231n's pre-2017 assignment declares dropout: dropout_param's p is the
+    probability of DROPPING a unit (``p = "1-p"``: the function receives one minus the keep probability)."""
+    text = (Path(__file__).resolve().parents[1] / "assignments" / "specs" / "layers.toml").read_text(encoding="utf-8")
+    old = 'dicts = { dropout_param = { p = "p", mode = "mode", seed = "seed?" } }'
+    assert text.count(old) == 1
+    path = tmp_path / "layers.toml"
+    path.write_text(text.replace(old, old.replace('p = "p"', 'p = "1-p"')), encoding="utf-8")
+    return path
+
+
+def test_a_spec_can_declare_p_the_probability_of_dropping(tmp_path):
+    spec = _drop_meaning_spec(tmp_path)
+    old_style = grade(HERE / "full_mutants" / "dropout_p_drops.py", spec, seed="practice", max_examples=BUDGET)
+    assert losing(old_style) == [], [t.output for t in old_style.tests if t.status != "passed"]
+    new_style = grade(CORRECT, spec, seed="practice", max_examples=BUDGET)
+    assert losing(new_style) == ["dropout_forward"]
+    failed = [t.output for t in new_style.tests if t.function == "dropout_forward" and t.status != "passed"
+              and t.check != "grader.no_input_mutation"]
+    assert failed and all("probability of KEEPING a unit (cs231n since 2017)" in text for text in failed[:1]), failed
+    assert "received dropout_param['p'] = 1 − p" in failed[0]

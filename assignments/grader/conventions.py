@@ -107,9 +107,22 @@ def _scalar(value, what: str):
     return int(value) if isinstance(value, (int, np.integer)) else value
 
 
+def _option_name(alternative: str) -> str:
+    """The option one alternative of a param expression reads: ``"kernel.1"`` → kernel, ``"1-p"`` → p."""
+    alt = alternative.strip().rstrip("?").strip()
+    if alt.startswith("1-"):
+        alt = alt[2:].strip()
+    return alt.partition(".")[0]
+
+
 def param_value(expr: str, options: dict):
-    """Evaluate a spec param expression: ``"stride"``, ``"kernel.1"``, ``"stride|kernel.0"``."""
-    for alternative in expr.split("|"):
+    """Evaluate a spec param expression: ``"stride"``, ``"kernel.1"``, ``"stride|kernel.0"``, or
+    ``"1-p"`` (one minus the option: dropout written with p the probability of dropping a unit)."""
+    body = expr.strip()
+    complement = body.startswith("1-")
+    if complement:
+        body = body[2:]
+    for alternative in body.split("|"):
         name, _, index = alternative.strip().partition(".")
         if name not in options:
             raise OptionNotExpressible(f"param {expr!r} names option {name!r}, which this op does not have")
@@ -118,7 +131,8 @@ def param_value(expr: str, options: dict):
             continue
         if index:
             value = value[int(index)] if isinstance(value, (tuple, list)) else value
-        return _scalar(value, name)
+        value = _scalar(value, name)
+        return 1 - value if complement else value
     raise OptionNotExpressible(f"param {expr!r}: every alternative is None")
 
 
@@ -127,8 +141,8 @@ def param_dict(fspec: FunctionSpec, options: dict, op: str) -> dict | None:
     exprs = list((fspec.params or {}).values()) + [a.split("=", 1)[1] for a in fspec.args
                                                    if "=" in a and a.split("=", 1)[1].strip()[:1] not in "'\""]
     params = {key: param_value(expr, options) for key, expr in (fspec.params or {}).items()
-              if not expr.endswith("?") and expr.partition(".")[0].partition("|")[0] in options} or None
-    used = {alt.strip().rstrip("?").partition(".")[0] for expr in exprs for alt in expr.split("|")}
+              if not expr.endswith("?") and _option_name(expr.split("|")[0]) in options} or None
+    used = {_option_name(alt) for expr in exprs for alt in expr.split("|")}
     defaults = _defaults(op)
     for name, value in options.items():
         if name in used:
@@ -304,7 +318,7 @@ def _dict_value(expr: str, values: dict):
     """A param dict entry: ``"expr?"`` is left out of the dict when its option is absent or None."""
     optional = expr.endswith("?")
     expr = expr.rstrip("?")
-    name = expr.strip().partition(".")[0].partition("|")[0]
+    name = _option_name(expr.split("|")[0])
     if optional and values.get(name) is None:
         return _MISSING
     value = param_value(expr, values)

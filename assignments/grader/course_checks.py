@@ -449,10 +449,22 @@ def _dropout_cases(draw, large=False):
                       shown=("x",))
 
 
+def _drops(assignment, fspec) -> str | None:
+    """``"dropout_param['p']"`` when the spec declares p the probability of DROPPING (``p = "1-p"``: the
+    student's function receives one minus the reference's keep probability), else None."""
+    fwd = assignment.function(fspec.forward) if fspec.forward else fspec
+    for dict_name, keys in fwd.dicts.items():
+        for key, expr in keys.items():
+            if expr.strip().startswith("1-") and conventions._option_name(expr) == "p":
+                return f"{dict_name}[{key!r}]"
+    return None
+
+
 def _dropout_check(prop_name, large=False):
     def check(assignment, fspec, runner, breaker, *, max_examples, seed, item=None):
         forward, backward = _dropout_impl(assignment, fspec, runner, breaker)
         mode = (item.options.get("mode") if item is not None else None) or "train"
+        drops = _drops(assignment, fspec)
 
         def prop(case):
             v = case.values
@@ -467,7 +479,12 @@ def _dropout_check(prop_name, large=False):
                     props.PROPERTIES[prop_name](forward, v["x"], v["p"], v["seed"])
             except CheckFailure as exc:
                 hint = getattr(exc, "hint", None)
-                return str(exc) + (f"\nHint: {hint}" if hint else "") + (
+                text = str(exc)
+                if drops:   # the messages speak of the reference's keep probability: say what the student got
+                    hint = props.KEEP_MEANING if hint == props.DROP_MEANING else hint
+                    text += (f" (p = {v['p']!r} here is the probability of keeping; {fspec.name} received "
+                             f"{drops} = 1 − p = {1 - v['p']!r}, the probability of dropping)")
+                return text + (f"\nHint: {hint}" if hint else "") + (
                     "" if large else "\n    x = " + feedback.format_array(v["x"]).replace("\n", "\n        "))
             except Exception as exc:
                 return describe_error(exc) + f" [p={v['p']}, seed={v['seed']}]"

@@ -78,8 +78,9 @@ worker), a name of ``dicts`` (the param dict, built per call), ``"G=groups"`` (a
 positionally) or ``"mode='max'"`` (a constant). Default: a forward takes the op's inputs then its
 dicts; a backward takes ``[convention] backward_args``. ``params = {...}`` is the short form of one dict.
 **dicts** values are option expressions: an option (``"stride"``), one element of a per-dimension option
-(``"kernel.1"``), a fallback for ``None`` (``"stride|kernel.0"``), or ``"seed?"`` (left out of the dict
-when the option is absent). **returns** names: ``out``, ``cache``, the op's outputs (``dx``, ``dw``,
+(``"kernel.1"``), a fallback for ``None`` (``"stride|kernel.0"``), one minus an option (``"1-p"``: a
+course whose dropout ``p`` is the probability of DROPPING a unit, cs231n before 2017; the dropout checks
+then explain a failure in those terms), or ``"seed?"`` (left out of the dict when the option is absent). **returns** names: ``out``, ``cache``, the op's outputs (``dx``, ``dw``,
 ``db``, ``loss``, ``dgamma``, …); a backward's default is the op's outputs. **layouts**: the reference's
 arrays are NCHW, weights ``(F, C, kh, kw)``, biases ``(F,)``, per-channel parameters ``(C,)``; a spec
 declares ``NHWC`` (activations, their gradients and ``out`` follow ``x``), ``HWCF`` (weights),
