@@ -17,9 +17,11 @@ Every file keeps its host path below ROOT, and ROOT holds a link from its own pa
 from ROOT's interpreter on the host, then (as root) calls ``chroot(ROOT)``, and every path it already knows
 still names the same file. Without root, Landlock confines its reads to ROOT and its work folder instead.
 
-``worker_environment()`` returns the cached environment, building it on first use (about 130 MB, a few
+``worker_environment()`` returns the cached environment, building it on first use (about 180 MB, a few
 seconds); ``CONVCHECK_CACHE`` chooses where (default ``/var/cache/convcheck`` for root, else
 ``~/.cache/convcheck``). Builds are atomic (a temporary folder renamed into place), so parallel graders agree.
+Each use marks the environment used; after a build, :func:`prune_environments` removes the ones no grader
+has used lately (a new convcheck or Python makes a new one: without pruning the cache only grows).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import stat
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +101,59 @@ def worker_environment(numpy: str | None = None) -> WorkerEnvironment:
     root = cache_root() / f"worker-{_key(python, numpy_dir, numpy_version)}"
     if not (root / ".complete").exists():
         _build(root, python, None if wanted else numpy_dir, wanted)
+        prune_environments(keep=root)
+    _mark_used(root)
     return _describe(root, python, (root / ".numpy").read_text())
+
+
+#: After a build, cached environments are kept when they are among the KEEP_RECENT most recently used
+#: (another install's, a spec's other NumPy) or were used in the last KEEP_SECONDS, or a worker runs in one.
+KEEP_RECENT = 4
+KEEP_SECONDS = 3600.0
+#: a build that died (its temporary folder left behind) is removed after this long
+STALE_BUILD_SECONDS = 86400.0
+
+
+def _mark_used(root: Path):
+    """The environment's last use is its ``.complete`` marker's mtime."""
+    try:
+        os.utime(root / ".complete")
+    except OSError:
+        pass
+
+
+def prune_environments(keep: Path | None = None, *, now: float | None = None) -> list[Path]:
+    """Remove the cached environments of the cache root that no grader used lately (see KEEP_RECENT,
+    KEEP_SECONDS), never ``keep`` nor one a live worker runs in, and the folders of builds that died;
+    returns the environments removed. Each is first renamed out of its place, so a grader that looks
+    for it meanwhile builds it again rather than using half of it."""
+    base = cache_root()
+    now = time.time() if now is None else now
+    found = []
+    for root in base.glob("worker-*"):
+        try:
+            found.append(((root / ".complete").stat().st_mtime, root))
+        except OSError:
+            continue    # not a finished environment: not ours to judge
+    found.sort(reverse=True)
+    removed = []
+    for rank, (used, root) in enumerate(found):
+        if root == keep or rank < KEEP_RECENT or now - used < KEEP_SECONDS or _has_live_work(root):
+            continue
+        retired = base / f".{root.name}.{os.getpid()}.retired"
+        try:
+            os.rename(root, retired)
+        except OSError:
+            continue
+        remove_tree(retired)
+        removed.append(root)
+    for leftover in [*base.glob(".worker-*.tmp"), *base.glob(".worker-*.retired")]:
+        try:
+            if now - leftover.stat().st_mtime > STALE_BUILD_SECONDS:
+                remove_tree(leftover)
+        except OSError:
+            pass
+    return removed
 
 
 def _satisfies(version: str, requirement: str) -> bool:
@@ -241,6 +296,28 @@ def _world_readable(tree: Path):
                 os.chmod(p, 0o755 if mode & stat.S_IXUSR else 0o644)
 
 
+def _grader_alive(name: str) -> bool | None:
+    """For a work folder named ``convcheck-sandbox-<grader pid>-<token>``: whether that grader still runs
+    (None: not a sandbox's folder)."""
+    m = re.fullmatch(r"convcheck-sandbox-(\d+)-[0-9a-f]+", name)
+    if not m:
+        return None
+    try:
+        os.kill(int(m.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True     # another user's live process
+    return True
+
+
+def _has_live_work(root: Path) -> bool:
+    try:
+        return any(_grader_alive(entry.name) for entry in os.scandir(root / "work"))
+    except OSError:
+        return False
+
+
 def clear_stale_work(env: WorkerEnvironment):
     """Remove work folders left by graders that no longer run (killed with SIGKILL, a lost machine).
     A folder is named ``convcheck-sandbox-<grader pid>-<token>``; it is stale when that pid is gone."""
@@ -249,18 +326,8 @@ def clear_stale_work(env: WorkerEnvironment):
     except OSError:
         return
     for entry in entries:
-        m = re.fullmatch(r"convcheck-sandbox-(\d+)-[0-9a-f]+", entry.name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        try:
-            os.kill(pid, 0)
-            continue
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        remove_tree(Path(entry.path))
+        if _grader_alive(entry.name) is False:
+            remove_tree(Path(entry.path))
 
 
 def remove_tree(path: Path):
