@@ -35,7 +35,8 @@ class Capabilities:
     output_padding    conv-transpose output_padding: True (torch's rule, < max(stride, dilation)),
                       'below_stride' (< stride only), False (never passed).
     soft_targets      binary_cross_entropy targets may be fractional (0.25, 0.75), not only 0 and 1.
-    bias_optional     b=None may be passed to conv ops.
+    bias_optional     b=None may be passed to conv and dense ops (the db checks always pass a b: a
+                      library without a bias raises ``Unsupported`` for it, and they are declined).
     exact_division    only configurations where the stride divides ``n + 2p − k_eff`` (cs231n's
                       contract); by default strides that do not divide are generated too (torch's).
     ops               per-op refinements: ``{op or family: {field: value}}``; a family is an op's name

@@ -3,7 +3,8 @@
 ``pytest --convcheck-impl=mylib.ops`` (or ``CONVCHECK_IMPL=mylib.ops``) adds one test item per
 (op, property) of the conformance suite, ``convcheck[conv_backward.dx_matches_torch]``, so ``-k``,
 ``--junitxml`` and ``-n 2`` work as for any test. ``KNOWN_DIFFERENCES`` of the implementation become
-strict xfails with their reason, ``--convcheck-exclude`` deselects checks. The fixture ``convcheck`` verifies an
+strict xfails with their reason, ``--convcheck-exclude`` deselects checks, and the cases the implementation
+declined are summed up per reason after the run (under xdist too). The fixture ``convcheck`` verifies an
 implementation inside a project's own tests. Without an implementation the plugin does nothing, and
 importing it imports neither torch nor the checks.
 """
@@ -114,6 +115,7 @@ class ConvcheckItem(pytest.Item):
         # known differences are this item's strict xfail marker: run the check as it is
         report = self.config._convcheck.verify(self.impl, checks=[self.check], known_differences={})
         result = report.results[0]
+        self.convcheck_outcome = (result.status, dict(result.declined))  # for the summary of declined cases
         self.user_properties.append(("cases", result.cases))
         self.user_properties.append(("shrink_steps", result.shrink_steps))
         if result.declined:
@@ -190,10 +192,56 @@ def pytest_collection_modifyitems(session, config, items):
         items[:0] = ours
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    outcome = getattr(item, "convcheck_outcome", None)
+    if outcome is not None and call.when == "call":
+        # an attribute of the report, not of the item: pytest-xdist sends reports to the controller
+        report.convcheck_status, report.convcheck_declined = outcome
+    return report
+
+
+class _DeclinedSummary:
+    """The cases the implementation declined (``Unsupported``), summed up after the run: a passed item
+    shows as a dot whatever it declined, a wholly declined one as one skip among the missing ops'."""
+
+    def __init__(self):
+        self.cases: dict = {}  # reason -> {check: cases declined}
+        self.entirely: list = []  # checks whose every case was declined
+
+    def pytest_runtest_logreport(self, report):
+        declined = getattr(report, "convcheck_declined", None)
+        if report.when != "call" or not declined:
+            return
+        check = report.nodeid.removeprefix("convcheck[").removesuffix("]")
+        for reason, n in declined.items():
+            self.cases.setdefault(reason, {})[check] = n
+        if report.convcheck_status == "declined":
+            self.entirely.append(check)
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.cases:
+            return
+        terminalreporter.write_sep("=", "convcheck: declined cases")
+        for reason, checks in sorted(self.cases.items(), key=lambda kv: -sum(kv[1].values())):
+            per_op: dict = {}
+            for check in checks:
+                op = check.split(".", 1)[0]
+                per_op[op] = per_op.get(op, 0) + 1
+            where = ", ".join(f"{op} ({n} check{'s' if n != 1 else ''})" for op, n in sorted(per_op.items()))
+            terminalreporter.write_line(f"{sum(checks.values())} cases declined: {reason} — {where}")
+        if self.entirely:
+            terminalreporter.write_line("every case declined (skipped, nothing checked): "
+                                        + ", ".join(sorted(self.entirely)))
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "convcheck: an item of the convcheck conformance suite")
     if not hasattr(config, "_convcheck"):
         config._convcheck = _Settings(config)
+    if not config.pluginmanager.has_plugin("convcheck-declined"):
+        config.pluginmanager.register(_DeclinedSummary(), "convcheck-declined")
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """``convcheck verify MODULE``: text and JSON reports, exit status, --ops/--checks/--list."""
 
+import io
 import json
+import sys
 
 import pytest
 
@@ -77,3 +79,32 @@ def test_the_convcheck_entry_point_finds_a_module_in_the_current_folder(tmp_path
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "PASS    relu_forward.matches_reference" in proc.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verify_shows_progress_only_on_a_terminal_and_on_one_line(capsys, monkeypatch):
+    """Progress lines on a redirected stderr repeated every result before the report (``2>&1``)."""
+    argv = ["verify", "convcheck.checks.adapters.reference", "--ops", "relu_forward", "--examples", "3"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "PASS    relu_forward.matches_torch" in captured.out and captured.err == ""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(argv) == 0
+    progress = terminal.getvalue()
+    assert "relu_forward.matches_torch" in progress and "\n" not in progress
+    assert progress.endswith("\r\x1b[K")  # the line is cleared before the report
+
+
+def test_verify_takes_the_capabilities_of_a_dict_adapter(capsys, tmp_path):
+    """``MODULE:ATTR`` naming a dict: its CAPABILITIES key counts, as for verify() and the pytest plugin."""
+    adapter = tmp_path / "nhwc_dict.py"
+    adapter.write_text("from convcheck.checks.adapters import example_nhwc\n"
+                       "OPS = {'conv_forward': example_nhwc.conv_forward, 'CAPABILITIES': example_nhwc.CAPABILITIES}\n")
+    rc = main(["verify", f"{adapter}:OPS", "--checks", "conv_forward.matches_reference", "--examples", "5"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "layout NHWC" in out, out

@@ -83,6 +83,33 @@ def test_a_check_whose_every_case_was_declined_is_not_passed():
     assert "passed" not in report.summary()
 
 
+def _declining_bias(op):
+    """The reference's ``op``, declining every case with a bias (a library whose op has none)."""
+    fn = getattr(reference, op)
+    at = 3 if op.endswith("_backward") else 2  # b follows (dout,) x, w
+
+    def declining(*args, **options):
+        if args[at] is not None:
+            raise Unsupported("this library's op has no bias")
+        return fn(*args, **options)
+    return declining
+
+
+@pytest.mark.parametrize("family", ["dense", "conv", "conv_transpose"])
+def test_db_checks_of_an_adapter_declining_every_bias_are_declined_not_passed(family):
+    """db is compared only when b is given: a db check drawing b=None compared nothing, and passed."""
+    ops = {op: _declining_bias(op) for op in (f"{family}_forward", f"{family}_backward")}
+    report = verify(ops, list(ops), max_examples=10)
+    statuses = _statuses(report)
+    db_checks = {name for name in statuses if ".db_" in name}
+    assert db_checks and {statuses[name] for name in db_checks} == {"declined"}, statuses
+    for name in db_checks:
+        assert "every case was declined" in report[name].message and "has no bias" in report[name].message
+        assert report[name].cases == 0
+    assert {statuses[name] for name in set(statuses) - db_checks} <= {"passed", "not provided"}, statuses
+    assert "passed" in statuses.values()
+
+
 def test_unsupported_is_public_and_carries_its_reason():
     assert Unsupported("output_padding tuple").reason == "output_padding tuple"
 

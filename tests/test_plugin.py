@@ -187,6 +187,42 @@ def test_an_all_declined_check_is_skipped_with_the_reason(pytester):
     assert "every case was declined" in result.stdout.str() and "GPU build" in result.stdout.str()
 
 
+def _declined_section(out: str) -> str:
+    assert "convcheck: declined cases" in out, out[-3000:]
+    return out.split("convcheck: declined cases", 1)[1].split("\n=", 1)[0]
+
+
+def test_declined_cases_are_summed_up_at_the_end_of_the_run(pytester):
+    """The dots of passed items hide the cases the adapter declined: the summary names them, per reason."""
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:declining", "--convcheck-examples=10",
+                  "-k", "max_pool_forward and not global")
+    assert result.parseoutcomes() == {"passed": 3, "deselected": N_CHECKS - 3}
+    section = _declined_section(result.stdout.str())
+    assert "cases declined: ceil_mode — max_pool_forward (3 checks)" in section, section
+    assert "every case declined" not in section
+    clean = _run(pytester, f"--convcheck-impl={ADAPTERS}.reference", "--convcheck-examples=3", "-k", "relu_forward")
+    assert "convcheck: declined cases" not in clean.stdout.str()
+
+
+def test_checks_whose_every_case_was_declined_are_named_in_the_summary(pytester):
+    result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:declining_all", "--convcheck-examples=5",
+                  "-k", "max_pool_forward.matches")
+    section = _declined_section(result.stdout.str())
+    assert "cases declined: poolkit runs only on its GPU build — max_pool_forward (2 checks)" in section
+    assert ("every case declined (skipped, nothing checked): max_pool_forward.matches_reference, "
+            "max_pool_forward.matches_torch") in section
+
+
+def test_the_declined_summary_counts_the_items_of_xdist_workers(pytester):
+    pytest.importorskip("xdist")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-W", "ignore::UserWarning",
+                                           f"--convcheck-impl={FAKES / 'poolkit.py'}:declining",
+                                           "--convcheck-examples=10", "-k", "max_pool_forward and not global")
+    result.assert_outcomes(passed=3)
+    section = _declined_section(result.stdout.str())
+    assert "cases declined: ceil_mode — max_pool_forward (3 checks)" in section, section
+
+
 def test_one_shrink_and_one_environment_error_across_items(pytester):
     result = _run(pytester, f"--convcheck-impl={FAKES / 'poolkit.py'}:zero_padded",
                   "-k", "max_pool_forward and not global")

@@ -61,20 +61,31 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, AttributeError) as exc:
         print(f"convcheck verify: cannot load {args.module!r}: {exc}", file=sys.stderr)
         return 2
-    caps = getattr(impl, "CAPABILITIES", None) or Capabilities()
+    declared = impl.get("CAPABILITIES") if isinstance(impl, dict) else getattr(impl, "CAPABILITIES", None)
+    caps = declared or Capabilities()
     if args.layout:
         caps = caps.narrowed(layout=args.layout)
 
+    # progress on one line, rewritten, and only on a terminal: the report repeats every result
+    terminal = not args.json and sys.stderr.isatty()
+    done = []
+
     def progress(result):
-        if not args.json and result.status != "not provided":  # the report sums those up in one line
-            print(f"  {result.status:<12} {result.name}", file=sys.stderr, flush=True)
+        done.append(result)
+        if result.status != "not provided":  # the report sums those up in one line
+            sys.stderr.write(f"\r\x1b[K  [{len(done)}] {result.status:<12} {result.name}")
+            sys.stderr.flush()
 
     try:
         report = verify(impl, args.ops, checks=args.checks, max_examples=args.examples, seed=args.seed,
-                        device=args.device, dtype=args.dtype, capabilities=caps, on_result=progress,
-                        exclude=args.exclude)
+                        device=args.device, dtype=args.dtype, capabilities=caps,
+                        on_result=progress if terminal else None, exclude=args.exclude)
     except ValueError as exc:
         print(f"convcheck verify: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if terminal:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.ok else 1
