@@ -14,6 +14,7 @@ STATUSES = ("passed", "failed", "error", "difference gone", "known difference", 
 FAILING = ("failed", "error", "difference gone")
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "not provided": "MISSING", "skipped": "SKIP",
          "known difference": "XFAIL", "difference gone": "XPASS", "declined": "DECLINED", "excluded": "EXCL"}
+_MARK_WIDTH = max(len(m) for m in _MARK.values())   # one column for every mark (DECLINED is the widest)
 
 
 @dataclass
@@ -169,10 +170,10 @@ class Report:
                 extra = extra or r.message
                 if r.note:
                     extra += f"  [{r.note}]"
-                lines.append(f"  {_MARK[r.status]:<7} {r.name:<{width}}  {extra}".rstrip())
+                lines.append(f"  {_MARK[r.status]:<{_MARK_WIDTH}} {r.name:<{width}}  {extra}".rstrip())
             if missing_ops:
                 n = self.counts()["not provided"]
-                lines.append(f"  {_MARK['not provided']:<7} {n} checks of ops not provided: {', '.join(missing_ops)}")
+                lines.append(f"  {_MARK['not provided']:<{_MARK_WIDTH}} {n} checks of ops not provided: {', '.join(missing_ops)}")
         shown_env: dict = {}
         for r in self.failures():
             if r.environment and r.environment in shown_env:

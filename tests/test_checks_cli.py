@@ -16,7 +16,7 @@ def test_verify_passes_on_the_reference(capsys):
                "--examples", "5"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "PASS    relu_backward.matches_central_differences" in out and "5 passed" in out
+    assert "PASS     relu_backward.matches_central_differences" in out and "5 passed" in out
 
 
 def test_verify_fails_with_exit_1_and_json(capsys):
@@ -64,8 +64,8 @@ def test_verify_exclude_and_a_file_path(capsys, tmp_path):
     rc = main(["verify", str(adapter), "--examples", "3", "--exclude", "relu_backward.*central*", "relu_forward"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "EXCL    relu_backward.matches_central_differences" in out and "EXCL    relu_forward.matches_torch" in out
-    assert "PASS    relu_backward.matches_torch" in out and "2 passed" in out and "3 excluded" in out
+    assert "EXCL     relu_backward.matches_central_differences" in out and "EXCL     relu_forward.matches_torch" in out
+    assert "PASS     relu_backward.matches_torch" in out and "2 passed" in out and "3 excluded" in out
 
 
 def test_the_convcheck_entry_point_finds_a_module_in_the_current_folder(tmp_path):
@@ -78,7 +78,7 @@ def test_the_convcheck_entry_point_finds_a_module_in_the_current_folder(tmp_path
     proc = subprocess.run([str(script), "verify", "my_ops", "--examples", "3"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "PASS    relu_forward.matches_reference" in proc.stdout
+    assert "PASS     relu_forward.matches_reference" in proc.stdout
 
 
 class _Terminal(io.StringIO):
@@ -91,7 +91,7 @@ def test_verify_shows_progress_only_on_a_terminal_and_on_one_line(capsys, monkey
     argv = ["verify", "convcheck.checks.adapters.reference", "--ops", "relu_forward", "--examples", "3"]
     assert main(argv) == 0
     captured = capsys.readouterr()
-    assert "PASS    relu_forward.matches_torch" in captured.out and captured.err == ""
+    assert "PASS     relu_forward.matches_torch" in captured.out and captured.err == ""
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(argv) == 0

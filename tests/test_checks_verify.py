@@ -148,7 +148,7 @@ def test_arithmetic_checks_catch_a_missing_floor():
 def test_report_renders_as_text_and_json():
     report = verify(broken.flipped_kernel, ["conv_forward"], max_examples=FEW)
     text = report.to_text()
-    assert "FAIL    conv_forward.matches_torch" in text and "shrunk counterexample" in text
+    assert "FAIL     conv_forward.matches_torch" in text and "shrunk counterexample" in text
     assert "x = np.array(" in text and "hint: looks like the kernel is flipped" in text
     data = json.loads(report.to_json())
     assert data["ok"] is False and data["counts"]["failed"] == 2
