@@ -107,21 +107,21 @@ def _scalar(value, what: str):
     return int(value) if isinstance(value, (int, np.integer)) else value
 
 
+def complement(expr: str) -> tuple[bool, str]:
+    """Whether a param expression is ``"1-..."`` (one minus the option), and the expression after it."""
+    body = expr.strip()
+    return (True, body[2:].strip()) if body.startswith("1-") else (False, body)
+
+
 def _option_name(alternative: str) -> str:
     """The option one alternative of a param expression reads: ``"kernel.1"`` → kernel, ``"1-p"`` → p."""
-    alt = alternative.strip().rstrip("?").strip()
-    if alt.startswith("1-"):
-        alt = alt[2:].strip()
-    return alt.partition(".")[0]
+    return complement(alternative.strip().rstrip("?"))[1].partition(".")[0]
 
 
 def param_value(expr: str, options: dict):
     """Evaluate a spec param expression: ``"stride"``, ``"kernel.1"``, ``"stride|kernel.0"``, or
     ``"1-p"`` (one minus the option: dropout written with p the probability of dropping a unit)."""
-    body = expr.strip()
-    complement = body.startswith("1-")
-    if complement:
-        body = body[2:]
+    minus, body = complement(expr)
     for alternative in body.split("|"):
         name, _, index = alternative.strip().partition(".")
         if name not in options:
@@ -132,7 +132,7 @@ def param_value(expr: str, options: dict):
         if index:
             value = value[int(index)] if isinstance(value, (tuple, list)) else value
         value = _scalar(value, name)
-        return 1 - value if complement else value
+        return 1 - value if minus else value
     raise OptionNotExpressible(f"param {expr!r}: every alternative is None")
 
 

@@ -41,7 +41,7 @@ from convcheck.checks.strategies import arrays
 from convcheck.checks.tolerances import normalization_tolerance, tolerance
 
 from . import conventions, feedback
-from .grader_checks import GraderCheckResult, _needs_usable, describe_error, run_property
+from .grader_checks import LARGE_OFFSETS, GraderCheckResult, _needs_usable, describe_error, run_property
 from .spec import Assignment, FunctionSpec
 
 
@@ -80,10 +80,6 @@ def _family(op: str) -> str:
         if op.startswith(fam):
             return fam
     return op
-
-
-#: the row offsets of ``large_logits = true``: each row of scores moved by one of them
-LARGE_OFFSETS = (1000.0, -1000.0, 700.0, -700.0)
 
 
 @st.composite
@@ -256,14 +252,20 @@ def _arg_text(entry: str, value) -> str:
 
 # --- calling -------------------------------------------------------------------------------------------
 
+def _backward_values(assignment, fspec, runner, breaker, values) -> dict:
+    """A backward's call values: its forward called first (train mode; the cache stays in the worker as a
+    Handle) and ``dout`` in the layout the student's arrays have."""
+    fwd = assignment.function(fspec.forward)
+    named, _ = conventions.call_declared(runner, breaker, fwd, {**values, "mode": "train"}, keep_cache=True)
+    dout = conventions.to_layout(values["dout"], fspec.layouts.get("dout", fwd.layouts.get("x")))
+    return {**values, "dout": dout, "cache": named.get("cache")}
+
+
 def _call(assignment, fspec, runner, breaker, values, dicts_after=False):
     """The named returns of ``fspec`` (a backward: after its forward in train mode) and the dicts after."""
     if fspec.forward:
-        fwd = assignment.function(fspec.forward)
-        named, _ = conventions.call_declared(runner, breaker, fwd, {**values, "mode": "train"}, keep_cache=True)
-        cache = named.get("cache")
-        dout = conventions.to_layout(values["dout"], fspec.layouts.get("dout", fwd.layouts.get("x")))
-        return conventions.call_declared(runner, breaker, fspec, {**values, "dout": dout, "cache": cache},
+        return conventions.call_declared(runner, breaker, fspec,
+                                         _backward_values(assignment, fspec, runner, breaker, values),
                                          keep_cache=False)
     return conventions.call_declared(runner, breaker, fspec, values, keep_cache=True, dicts_after=dicts_after)
 
@@ -392,10 +394,7 @@ def no_input_mutation(assignment: Assignment, fspec: FunctionSpec, runner, break
         values = {**case.values, "mode": mode}
         try:
             if fspec.forward:
-                fwd = assignment.function(fspec.forward)
-                named, _ = conventions.call_declared(runner, breaker, fwd, {**values, "mode": "train"}, keep_cache=True)
-                dout = conventions.to_layout(values["dout"], fspec.layouts.get("dout", fwd.layouts.get("x")))
-                values = {**values, "dout": dout, "cache": named.get("cache")}
+                values = _backward_values(assignment, fspec, runner, breaker, values)
             args = conventions.student_args(fspec, values)
             keep = (fspec.returns.index("cache"),) if "cache" in fspec.returns else ()
             mutated = conventions.mutated_arguments(runner, breaker, fspec.name, args, keep=keep)
@@ -455,7 +454,7 @@ def _drops(assignment, fspec) -> str | None:
     fwd = assignment.function(fspec.forward) if fspec.forward else fspec
     for dict_name, keys in fwd.dicts.items():
         for key, expr in keys.items():
-            if expr.strip().startswith("1-") and conventions._option_name(expr) == "p":
+            if conventions.complement(expr)[0] and conventions._option_name(expr) == "p":
                 return f"{dict_name}[{key!r}]"
     return None
 

@@ -61,9 +61,8 @@ def compare(name: str, got, expected, call: str) -> str | None:
 
 
 def _strategy(op: str, assignment: Assignment):
-    from convcheck.checks.strategies import cases
-
-    return cases(op, assignment.capabilities.for_op(op))
+    """The checks' own cases of ``op``, inside the assignment's contract for that op."""
+    return _strategy_for(op, assignment.capabilities.for_op(op))
 
 
 def run_property(strategy, prop, *, max_examples: int, seed: int) -> GraderCheckResult:
@@ -241,6 +240,9 @@ def rectangular_windows(assignment: Assignment, fspec: FunctionSpec, runner, bre
 
 # --- large logits: a softmax that is not shifted by its row's maximum overflows ---------------------------
 
+#: each row of logits (scores) is moved by one of these (here and by course_checks' ``large_logits = true``)
+LARGE_OFFSETS = (1000.0, -1000.0, 700.0, -700.0)
+
 @st.composite
 def large_logit_cases(draw, op: str, caps):
     """The checks' own loss cases with each row of logits moved by a large constant (±1000, ±700):
@@ -250,7 +252,7 @@ def large_logit_cases(draw, op: str, caps):
 
     case = draw(_strategy_for(op, caps))
     logits, labels = case.inputs
-    offsets = np.array(draw(st.lists(st.sampled_from([1000.0, -1000.0, 700.0, -700.0]),
+    offsets = np.array(draw(st.lists(st.sampled_from(LARGE_OFFSETS),
                                      min_size=logits.shape[0], max_size=logits.shape[0])))
     return Case(op, (logits + offsets[:, None], labels), dict(case.options),
                 notes="each row of logits moved by a large constant")
